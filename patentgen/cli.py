@@ -1,0 +1,56 @@
+"""Command-line plumbing shared by the scripts: one-line errors, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+from .errors import UserError
+
+# Quiet TensorFlow's start-up chatter before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag on one line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
+    return value
+
+
+def run(main, argv=None) -> int:
+    """Call ``main(argv)``; a UserError becomes ``error: ...`` on stderr and exit status 2."""
+    try:
+        return main(argv)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,68 @@
+"""Configuration: every training setting in one frozen dataclass, with its default visible here.
+
+``train.py`` builds its flags from these fields' defaults; a run folder's ``config.json`` holds
+``asdict(TrainConfig)`` so a run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PATENTS_FILE = "neural_network_patent_query.csv"
+# The first that exists is the default corpus: the user's data/ folder, then the
+# development layout (../shared/data beside the checkout).
+DEFAULT_DATA_CANDIDATES = (ROOT / "data" / PATENTS_FILE, ROOT.parent / "shared" / "data" / "patents" / PATENTS_FILE)
+DEFAULT_MODEL_DIR = ROOT / "models" / "default"
+
+ARCHES = ("lstm", "classic")
+EMBEDDINGS = ("glove", "learned")
+SPLITS = ("grouped", "windows")
+
+
+def default_data() -> Path:
+    """The default corpus path (the first candidate that exists, else the first)."""
+    return next((p for p in DEFAULT_DATA_CANDIDATES if p.is_file()), DEFAULT_DATA_CANDIDATES[0])
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data and split
+    data: str = ""  # empty: default_data()
+    text_column: str | None = None
+    corpus: str = "patents"
+    split: str = "grouped"
+    split_seed: int = 0
+    val_share: float = 0.1
+    test_share: float = 0.1
+    # vocabulary
+    lower: bool = True
+    min_count: int = 2
+    max_vocab: int | None = None
+    window: int = 50
+    # model
+    arch: str = "lstm"
+    embeddings: str = "glove"
+    glove_file: str | None = None
+    embedding_dim: int = 50
+    freeze_embeddings: bool = False
+    layers: int = 1
+    units: int = 256
+    dropout: float = 0.2
+    tie_embeddings: bool = True
+    # training
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    epochs: int = 40
+    patience: int = 5
+    max_minutes: float = 15.0
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

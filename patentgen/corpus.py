@@ -1,0 +1,129 @@
+"""Corpus stage: read raw documents from CSV or text files and clean them into word tokens.
+
+Owns: file reading (with clear errors), the pure cleaning function of each corpus kind, and the
+split of clean text into word tokens. Everything downstream sees ``list[list[str]]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import sys
+import unicodedata
+from pathlib import Path
+
+from .errors import UserError
+
+DEFAULT_TEXT_COLUMNS = ("patent_abstract", "body")
+PUNCTUATION = (".", ",", ";", "?")
+
+# Figure references: (12), (12a), (12, 14), (12-14), (12 and 14).
+_FIGURE_REF = re.compile(r"\s*\(\s*\d+[a-z]?'?(?:\s*(?:,|-|and)\s*\d+[a-z]?'?)*\s*\)", re.IGNORECASE)
+_DOUBLE_QUOTES = re.compile(r"[\"\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb]+")
+_SINGLE_QUOTES = re.compile(r"[\u2018\u2019\u201a\u201b\u2032`]")
+# ". , ; ?" become tokens, except a "." or "," between digits (1.5, 10,000).
+_SPACE_PUNCT = re.compile(r"(?<!\d)([.,])|([.,])(?!\d)|([;?])")
+_WHITESPACE = re.compile(r"\s+")
+# A token is a number like 1.5, one of ". , ; ?", or a run of characters that are not
+# whitespace and not in the separator set (the published Keras Tokenizer's filters).
+_SEPARATORS = r"\s.,;?!\"#$%&()*+/:<=>@\[\\\]^_`{|}~"
+_TOKEN = re.compile(rf"\d+(?:[.,]\d+)+|[.,;?]|[^{_SEPARATORS}]+")
+
+
+def clean_patent(text: str) -> str:
+    """Clean one patent abstract: quotes normalised, figure refs removed, spaced punctuation."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _DOUBLE_QUOTES.sub(" ", text)
+    text = _SINGLE_QUOTES.sub("'", text)
+    text = _FIGURE_REF.sub("", text)
+    text = _SPACE_PUNCT.sub(lambda m: f" {m.group(0)} ", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def split_words(clean_text: str, lower: bool = True) -> list[str]:
+    """Split cleaned text into word and punctuation tokens."""
+    if lower:
+        clean_text = clean_text.lower()
+    tokens = (t.strip("'-") for t in _TOKEN.findall(clean_text))
+    return [t for t in tokens if t]
+
+
+def patent_tokens(text: str, lower: bool = True) -> list[str]:
+    """Raw patent abstract -> tokens (the whole patents pipeline in one call)."""
+    return split_words(clean_patent(text), lower)
+
+
+# Sentence boundary markers of sentence-based corpora; never shown to people.
+SENTENCE_START, SENTENCE_END = "SENTENCE_START", "SENTENCE_END"
+SENTENCE_MARKERS = frozenset({SENTENCE_START, SENTENCE_END})
+
+# Corpus kinds: raw document -> tokens. Each entry is the whole pipeline for that kind.
+KINDS = {"patents": patent_tokens}
+
+
+def text_tokens(text: str, kind: str = "patents", lower: bool = True) -> list[str]:
+    """Raw document -> tokens with the pipeline of corpus ``kind``."""
+    try:
+        pipeline = KINDS[kind]
+    except KeyError:
+        raise UserError(f"unknown corpus kind {kind!r}; use one of {', '.join(KINDS)}") from None
+    return pipeline(text, lower)
+
+
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a file, recorded in a run's config so a run knows which corpus it saw."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{path} is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "re-encode it, e.g. `iconv -f latin1 -t utf-8 IN > OUT`, and pass the new file"
+        ) from None
+
+
+def _pick_column(path: Path, columns: list[str], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in columns:
+            raise UserError(
+                f"{path} has no column {wanted!r} (columns: {', '.join(columns) or 'none'}); "
+                "pass --text-column with one of them"
+            )
+        return wanted
+    for name in DEFAULT_TEXT_COLUMNS:
+        if name in columns:
+            return name
+    raise UserError(
+        f"{path} has no text column: expected one of {', '.join(DEFAULT_TEXT_COLUMNS)} "
+        f"(columns: {', '.join(columns) or 'none'}); pass --text-column NAME"
+    )
+
+
+def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
+    """Read the documents of a corpus file: a CSV text column, or one document per line.
+
+    Empty documents are dropped. Raises UserError for a missing, non-UTF-8 or columnless file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"corpus file {path} not found; pass --data PATH "
+            "(the patents CSV is neural_network_patent_query.csv, see README 'Data')"
+        )
+    text = _decode(path)
+    if path.suffix.lower() != ".csv":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    column = _pick_column(path, list(reader.fieldnames or []), text_column)
+    return [row[column].strip() for row in reader if (row.get(column) or "").strip()]

@@ -1,0 +1,122 @@
+"""Model stage: the Keras networks.
+
+Owns the two architectures and their layer names (the numpy inference engine reads weights by
+these names):
+
+* ``lstm`` (default): Embedding -> LSTM x layers (dropout after each) -> logits at every
+  position. With ``tie`` the output layer is a projection to the embedding size followed by the
+  transposed embedding matrix (input and output embeddings tied), which makes the output softmax,
+  >90% of the training FLOPs, several times cheaper.
+* ``classic`` (the published design): Embedding -> LSTM(64) -> Dense(128, relu) ->
+  Dropout(0.5) -> logits for the word after the window.
+
+The LSTMs keep Keras defaults (tanh/sigmoid, no recurrent dropout, no mask: padding is on the
+right and the loss ignores it), so TensorFlow uses cuDNN on a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import layers, ops
+
+CLASSIC_UNITS, CLASSIC_DENSE, CLASSIC_DROPOUT = 64, 128, 0.5
+
+
+@keras.saving.register_keras_serializable(package="patentgen")
+class TiedEmbedding(layers.Layer):
+    """An embedding that also maps vectors back to vocabulary logits with its own matrix.
+
+    ``layer(ids)`` looks rows up; ``layer(vectors, reverse=True)`` returns
+    ``vectors @ embeddings.T + output_bias`` (the idea of keras-hub's ReversibleEmbedding).
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.embeddings = self.add_weight(
+            shape=(input_dim, output_dim), initializer="uniform", name="embeddings", trainable=True
+        )
+        self.output_bias = self.add_weight(shape=(input_dim,), initializer="zeros", name="output_bias")
+
+    def call(self, inputs, reverse=False):
+        if reverse:
+            return ops.matmul(inputs, ops.transpose(self.embeddings)) + self.output_bias
+        return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
+
+    def compute_output_spec(self, inputs, reverse=False):
+        if reverse:
+            return keras.KerasTensor((*inputs.shape[:-1], self.input_dim), dtype=self.compute_dtype)
+        return keras.KerasTensor((*inputs.shape, self.output_dim), dtype=self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
+def _embedding(vocab_size: int, dim: int, trainable: bool, tied: bool):
+    if tied:
+        return TiedEmbedding(vocab_size, dim, name="embedding")
+    return layers.Embedding(vocab_size, dim, trainable=trainable, name="embedding")
+
+
+def _set_embeddings(model: keras.Model, matrix: np.ndarray | None) -> keras.Model:
+    # Assigned after building, so the matrix is not copied into the model's JSON config.
+    if matrix is not None:
+        model.get_layer("embedding").embeddings.assign(matrix)
+    return model
+
+
+def build_model(
+    vocab_size: int,
+    arch: str = "lstm",
+    embedding_dim: int = 50,
+    matrix: np.ndarray | None = None,
+    trainable_embeddings: bool = True,
+    layers_count: int = 1,
+    units: int = 256,
+    dropout: float = 0.0,
+    tie: bool = True,
+) -> keras.Model:
+    """ids (B, T) int32 -> logits (B, T, vocab) for ``lstm``, (B, vocab) for ``classic``."""
+    if matrix is not None:
+        embedding_dim = matrix.shape[1]
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    if arch == "classic":
+        x = _embedding(vocab_size, embedding_dim, trainable_embeddings, tied=False)(ids)
+        x = layers.LSTM(CLASSIC_UNITS, name="lstm_0")(x)  # (B, 64)
+        x = layers.Dense(CLASSIC_DENSE, activation="relu", name="dense")(x)  # (B, 128)
+        x = layers.Dropout(CLASSIC_DROPOUT)(x)
+        logits = layers.Dense(vocab_size, name="output")(x)  # (B, V)
+        return _set_embeddings(keras.Model(ids, logits, name="classic"), matrix)
+    tied = tie and trainable_embeddings
+    embedding = _embedding(vocab_size, embedding_dim, trainable_embeddings, tied=tied)
+    x = embedding(ids)  # (B, T, E)
+    for i in range(layers_count):
+        x = layers.LSTM(units, return_sequences=True, name=f"lstm_{i}")(x)  # (B, T, units)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    if tied:
+        x = layers.Dense(embedding_dim, name="projection")(x)  # (B, T, E)
+        logits = embedding(x, reverse=True)  # (B, T, V)
+    else:
+        logits = layers.Dense(vocab_size, name="output")(x)  # (B, T, V)
+    return _set_embeddings(keras.Model(ids, logits, name="lstm"), matrix)
+
+
+def compile_model(model: keras.Model, learning_rate: float, clipnorm: float | None = 1.0) -> keras.Model:
+    """Adam on sparse cross-entropy from logits; ``<pad>`` (id 0) targets are ignored."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
+    return model
+
+
+def export_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """Named numpy arrays of a built model, the format ``inference.NumpyLM`` reads."""
+    out: dict[str, np.ndarray] = {}
+    for layer in model.layers:
+        for weight in layer.weights:
+            out[f"{layer.name}/{weight.name}"] = np.asarray(weight.numpy())
+    return out

@@ -1,0 +1,65 @@
+"""Data preparation: corpus file -> tokens -> split -> tokenizer -> encoded windows per side.
+
+Owns the order of the data stages, so training, evaluation, benchmarks and the game prepare
+text identically. Pure: returns values, prints nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import corpus
+from .config import TrainConfig
+from .errors import UserError
+from .split import SIDES, Split, grouped_split
+from .tokenizer import Tokenizer
+from .windows import Windows, windows_split
+
+
+@dataclass(frozen=True)
+class Prepared:
+    texts: list[str]
+    split: Split | None  # None for the published windows protocol
+    tokenizer: Tokenizer
+    windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
+
+    def summary(self) -> dict:
+        if self.split is None:
+            return {side: {"windows": len(w.starts), "chunks": len(w.chunks)} for side, w in self.windows.items()}
+        return self.split.summary()
+
+
+def tokenize_texts(texts: list[str], cfg: TrainConfig) -> list[list[str]]:
+    lower = cfg.lower or cfg.embeddings == "glove"  # GloVe's vocabulary is lowercase
+    return [corpus.text_tokens(text, cfg.corpus, lower) for text in texts]
+
+
+def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
+    """Split, fit the tokenizer on the training side, encode and cut windows."""
+    tokens = tokenize_texts(texts, cfg)
+    lower = cfg.lower or cfg.embeddings == "glove"
+    if sum(len(doc) for doc in tokens) <= cfg.window:
+        raise UserError(
+            f"the corpus has {sum(len(d) for d in tokens)} tokens, fewer than one {cfg.window}-word window; "
+            "give it more text or a smaller --window"
+        )
+    if cfg.split == "windows":
+        tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
+        encoded = [np.asarray(tokenizer.tokens_to_ids(doc), np.int32) for doc in tokens]
+        train, val = windows_split(encoded, cfg.window, cfg.split_seed)
+        return Prepared(texts, None, tokenizer, {"train": train, "val": val, "test": val})
+    fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
+    split = grouped_split(tokens, fractions, cfg.split_seed)
+    tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
+    windows = {}
+    for side in SIDES:
+        encoded = [np.asarray(tokenizer.tokens_to_ids(tokens[i]), np.int32) for i in split.side(side)]
+        windows[side] = Windows.from_docs(encoded, cfg.window)
+    if windows["train"].targets(cfg.arch) == 0 or windows["val"].targets(cfg.arch) == 0:
+        raise UserError(
+            f"too little text: the training or validation side has no {cfg.window}-word window; "
+            "give the corpus more documents or a smaller --window"
+        )
+    return Prepared(texts, split, tokenizer, windows)

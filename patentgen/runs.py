@@ -1,0 +1,150 @@
+"""Run folders: one folder holds a trained model's weights, tokenizer, config, split and metrics.
+
+Owns the layout on disk, atomic writing and checked loading:
+
+    model.keras      the Keras model, without optimizer state
+    weights.npz      the same weights as named arrays, for numpy inference (no TensorFlow)
+    tokenizer.json   the vocabulary and text rules
+    config.json      every setting, the corpus path, its SHA-256 and the split seed
+    split.json       document indices of train / val / test
+    metrics.json     evaluation figures and training time
+    history.csv      one row per epoch
+
+A run is written into a hidden staging folder beside its destination and renamed into place
+only when complete, so an interrupted run never leaves a half-written model, and an existing
+run is replaced only with ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import corpus
+from .errors import UserError
+from .inference import NumpyLM
+from .tokenizer import Tokenizer
+
+FILES = ("model.keras", "weights.npz", "tokenizer.json", "config.json", "metrics.json")
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically: a temporary file in the same folder, then a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+
+
+def check_destination(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
+
+
+@contextlib.contextmanager
+def staging(out: Path, overwrite: bool):
+    """Yield an empty staging folder; on success it replaces ``out``, on failure it is removed."""
+    check_destination(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(stage, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model(stage: Path, model) -> None:
+    """model.keras without optimizer state, and weights.npz for numpy inference."""
+    import keras
+
+    from .model import export_weights
+
+    bare = keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    bare.save(stage / "model.keras")
+    np.savez(stage / "weights.npz", **export_weights(model))
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    lm: NumpyLM
+    tokenizer: Tokenizer
+    config: dict
+    metrics: dict
+
+
+def _require_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise UserError(f"model folder {path} not found; train one with `python train.py --out {path}` or pass --model DIR")
+    missing = [name for name in FILES if not (path / name).is_file()]
+    if missing:
+        raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
+
+
+def load_inference(path: str | Path) -> Run:
+    """Load a run for numpy inference, checking that its parts agree."""
+    path = Path(path)
+    _require_folder(path)
+    config = read_json(path / "config.json")
+    tokenizer = Tokenizer.load(path / "tokenizer.json")
+    try:
+        with np.load(path / "weights.npz") as archive:
+            weights = {name: archive[name] for name in archive.files}
+        lm = NumpyLM(weights, config["arch"])
+        out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
+    except (OSError, ValueError, KeyError, IndexError) as err:
+        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+    if not (len(tokenizer) == lm.vocab_size == out_size == config.get("vocab_size")):
+        raise UserError(
+            f"model folder {path} does not match its tokenizer: {len(tokenizer)} words in tokenizer.json, "
+            f"{lm.vocab_size} embedding rows, {out_size} outputs; retrain the run"
+        )
+    return Run(path, lm, tokenizer, config, read_json(path / "metrics.json"))
+
+
+def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
+    """The documents of the corpus a run was trained on (checked by checksum)."""
+    path = Path(data or run.config["data"])
+    if not path.is_file():
+        raise UserError(
+            f"corpus {path} not found; put the file the model was trained on there or pass --data PATH"
+        )
+    if corpus.file_checksum(path) != run.config.get("corpus_sha256"):
+        raise UserError(f"{path} is not the corpus this model was trained on (SHA-256 differs); pass the right --data")
+    return corpus.read_texts(path, text_column or run.config.get("text_column"))
+
+
+def split_indices(run: Run, side: str) -> list[int]:
+    return read_json(run.path / "split.json")[side]
+
+
+def split_docs(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[np.ndarray]:
+    """Encoded documents of one side of the run's split."""
+    texts = corpus_texts(run, data, text_column)
+    return [np.asarray(run.tokenizer.encode(texts[i]), np.int32) for i in split_indices(run, side)]
+
+
+def encode_file(run: Run, path: str, text_column: str | None = None) -> list[np.ndarray]:
+    """Every document of a corpus file, encoded with the run's tokenizer."""
+    return [np.asarray(run.tokenizer.encode(text), np.int32) for text in corpus.read_texts(path, text_column)]

@@ -1,0 +1,114 @@
+"""Tokenizer stage: the single word <-> id mapping for training, generation, scoring and the game.
+
+Owns the vocabulary (ids by count, then alphabetically; ``<pad>`` = 0, ``<unk>`` = 1), the
+text -> tokens pipeline of each corpus kind, JSON save/load and detokenising for people.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from . import corpus
+from .errors import UserError
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+RESERVED = (PAD, UNK)
+_NO_SPACE_BEFORE = set(corpus.PUNCTUATION)
+_SENTENCE_END = {".", "?", "!"}
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """A fitted vocabulary plus the rules that turn raw text into its tokens."""
+
+    vocab: tuple[str, ...]
+    kind: str = "patents"
+    lower: bool = True
+    counts: tuple[int, ...] = ()
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if tuple(self.vocab[:2]) != RESERVED:
+            raise ValueError("vocab must start with <pad>, <unk>")
+        object.__setattr__(self, "index", {word: i for i, word in enumerate(self.vocab)})
+
+    # ----- fitting -------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        docs: Iterable[list[str]],
+        kind: str = "patents",
+        lower: bool = True,
+        min_count: int = 1,
+        max_vocab: int | None = None,
+    ) -> "Tokenizer":
+        """Vocabulary from tokenised training documents; ``max_vocab`` counts the reserved ids."""
+        counts = Counter(token for doc in docs for token in doc)
+        for reserved in RESERVED:
+            counts.pop(reserved, None)
+        ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+        if max_vocab is not None:
+            ranked = ranked[: max(0, max_vocab - len(RESERVED))]
+        vocab = RESERVED + tuple(word for word, _ in ranked)
+        return cls(vocab, kind, lower, (0, 0) + tuple(n for _, n in ranked))
+
+    # ----- text <-> ids --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def text_to_tokens(self, text: str) -> list[str]:
+        """Raw text -> tokens, cleaned exactly as training text was."""
+        return corpus.text_tokens(text, self.kind, self.lower)
+
+    def tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
+        return [self.index.get(token, UNK_ID) for token in tokens]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokens_to_ids(self.text_to_tokens(text))
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of ``text`` outside the vocabulary, in order of first appearance."""
+        return list(dict.fromkeys(t for t in self.text_to_tokens(text) if t not in self.index))
+
+    def decode(self, ids: Iterable[int], for_people: bool = False) -> str:
+        """Ids -> text with punctuation re-attached; ``for_people`` also capitalises sentences."""
+        words = [self.vocab[i] for i in ids if i != PAD_ID]
+        return detokenize(words, capitalize=for_people)
+
+    # ----- persistence ---------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "lower": self.lower, "vocab": list(self.vocab), "counts": list(self.counts)}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Tokenizer":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(tuple(data["vocab"]), data["kind"], bool(data["lower"]), tuple(data.get("counts", ())))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"cannot read tokenizer {path} ({err}); retrain the run or pick another --model") from None
+
+
+def detokenize(words: list[str], capitalize: bool = False) -> str:
+    """Join tokens into text: no space before ``. , ; ?``; optionally capitalise sentence starts."""
+    out: list[str] = []
+    start = True
+    for word in words:
+        if word in corpus.SENTENCE_MARKERS:
+            start = True
+            continue
+        if capitalize and start and word[:1].isalpha():
+            word = word[0].upper() + word[1:]
+        if out and word in _NO_SPACE_BEFORE:
+            out[-1] += word
+        else:
+            out.append(word)
+        start = word in _SENTENCE_END
+    return " ".join(out)

@@ -1,0 +1,113 @@
+"""Windows stage: encoded documents -> batches of (inputs, integer targets) for training.
+
+Owns how text is cut into fixed windows. Two shapes:
+
+* ``every`` (default): each document is cut into chunks of ``window + 1`` ids at stride
+  ``window``; the model predicts every position, so one chunk gives up to ``window`` targets
+  with contexts of 1..window words. The last chunk is right-padded with ``<pad>`` (0), which
+  the loss ignores. Memory: one int32 per token.
+* ``classic`` (the published design): every ``window`` consecutive ids of a document predict
+  the next one (stride 1). Only window starts are stored; batches are gathered on the fly, so
+  memory stays one int32 per token plus one int64 per window, never a one-hot matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .tokenizer import PAD_ID
+
+
+def every_position_chunks(docs: list[np.ndarray], window: int) -> np.ndarray:
+    """(n_chunks, window + 1) int32, right-padded; chunk k of a doc starts at k * window."""
+    rows = []
+    for doc in docs:
+        for start in range(0, max(len(doc) - 1, 0), window):
+            piece = doc[start : start + window + 1]
+            rows.append(np.pad(piece, (0, window + 1 - len(piece)), constant_values=PAD_ID))
+    if not rows:
+        return np.zeros((0, window + 1), dtype=np.int32)
+    return np.asarray(rows, dtype=np.int32)
+
+
+def classic_starts(docs: list[np.ndarray], window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat ids, starts): ``flat[s : s + window + 1]`` is one window (inputs + target)."""
+    flat = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    starts = [np.arange(o, o + len(doc) - window, dtype=np.int64) for o, doc in zip(offsets, docs) if len(doc) > window]
+    return flat, (np.concatenate(starts) if starts else np.zeros(0, np.int64))
+
+
+def count_targets(chunks: np.ndarray) -> int:
+    """Real (non-pad) targets in every-position chunks."""
+    return int((chunks[:, 1:] != PAD_ID).sum())
+
+
+def _batches(ds, size: int, batch_size: int, shuffle: bool, seed: int):
+    if shuffle:
+        ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size)
+
+
+def starts_dataset(flat: np.ndarray, starts: np.ndarray, window: int, batch_size: int, shuffle: bool, seed: int):
+    """Classic batches: inputs (B, window) int32, targets (B,) int32."""
+    import tensorflow as tf
+
+    flat_t = tf.constant(flat)
+    offsets = tf.range(window + 1, dtype=tf.int64)
+    ds = _batches(tf.data.Dataset.from_tensor_slices(starts), len(starts), batch_size, shuffle, seed)
+    ds = ds.map(lambda s: tf.gather(flat_t, s[:, None] + offsets[None, :]))
+    return ds.map(lambda w: (w[:, :-1], w[:, -1])).prefetch(tf.data.AUTOTUNE)
+
+
+def chunks_dataset(chunks: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    """Every-position batches: inputs (B, window) int32, targets (B, window) int32 (0 = pad)."""
+    import tensorflow as tf
+
+    ds = _batches(tf.data.Dataset.from_tensor_slices(chunks), len(chunks), batch_size, shuffle, seed)
+    return ds.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """One side's windows in both shapes: ``flat[s : s + window + 1]`` for s in ``starts``, and
+    every-position ``chunks``."""
+
+    flat: np.ndarray  # (N,) int32 ids of the side's documents, concatenated
+    starts: np.ndarray  # (W,) int64 starts of full-context windows
+    chunks: np.ndarray  # (C, window + 1) int32, right-padded
+    window: int
+
+    @classmethod
+    def from_docs(cls, docs: list[np.ndarray], window: int) -> "Windows":
+        flat, starts = classic_starts(docs, window)
+        return cls(flat, starts, every_position_chunks(docs, window), window)
+
+    def targets(self, arch: str) -> int:
+        """How many targets one pass over these windows trains on."""
+        return len(self.starts) if arch == "classic" else count_targets(self.chunks)
+
+    def dataset(self, arch: str, batch_size: int, shuffle: bool, seed: int):
+        """A ``tf.data.Dataset`` of training batches for ``arch``."""
+        if arch == "classic":
+            return starts_dataset(self.flat, self.starts, self.window, batch_size, shuffle, seed)
+        return chunks_dataset(self.chunks, batch_size, shuffle, seed)
+
+
+def windows_split(docs: list[np.ndarray], window: int, seed: int, train_share: float = 0.7):
+    """The published protocol: all windows shuffled, then cut ``train_share`` / rest.
+
+    Returns (train, validation) Windows. Windows of one document land on both sides, so
+    validation scores are optimistic; kept only to reproduce the published figure.
+    """
+    whole = Windows.from_docs(docs, window)
+    rng = np.random.default_rng(seed)
+    starts = whole.starts[rng.permutation(len(whole.starts))]
+    chunks = whole.chunks[rng.permutation(len(whole.chunks))]
+    cut_s, cut_c = int(round(train_share * len(starts))), int(round(train_share * len(chunks)))
+    return (
+        Windows(whole.flat, starts[:cut_s], chunks[:cut_c], window),
+        Windows(whole.flat, starts[cut_s:], chunks[cut_c:], window),
+    )

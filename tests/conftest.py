@@ -1,0 +1,66 @@
+"""Shared fixtures: a small synthetic patent corpus and a Stanford-format GloVe file, both
+written into a temporary folder, so the suite needs no download and no ../shared."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+
+SUBJECTS = ["a neural network", "the processor", "an input layer", "a training unit", "the controller", "a sensor array"]
+VERBS = ["receives", "computes", "stores", "adjusts", "outputs", "compares"]
+OBJECTS = ["a weight matrix", "the error signal", "an output value", "the input data", "a hidden state", "the learning rate"]
+TAILS = [", and", "; wherein", ". The", ". Each", ", which"]
+
+
+def make_abstract(rng: np.random.Generator, sentences: int = 8) -> str:
+    parts = []
+    for _ in range(sentences):
+        parts.append(f"{rng.choice(SUBJECTS)} ({rng.integers(10, 99)}) {rng.choice(VERBS)} {rng.choice(OBJECTS)}")
+        parts.append(str(rng.choice(TAILS)))
+    return " ".join(parts) + " end."
+
+
+def write_csv(path: Path, texts: list[str], column: str = "patent_abstract") -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([column, "patent_number"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, 1000 + i])
+    return path
+
+
+@pytest.fixture(scope="session")
+def abstracts() -> list[str]:
+    rng = np.random.default_rng(7)
+    texts = [make_abstract(rng) for _ in range(60)]
+    texts += [texts[0], texts[1] + " It also learns."]  # an exact and a near duplicate
+    return texts
+
+
+@pytest.fixture(scope="session")
+def corpus_csv(tmp_path_factory, abstracts) -> Path:
+    return write_csv(tmp_path_factory.mktemp("corpus") / "patents.csv", abstracts)
+
+
+@pytest.fixture(scope="session")
+def glove_txt(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(3)
+    words = ["a", "the", "neural", "network", "processor", "input", "layer", "weight", "matrix", ".", ","]
+    path = tmp_path_factory.mktemp("glove") / "glove.tiny.6d.txt"
+    path.write_text("".join(f"{w} " + " ".join(f"{v:.4f}" for v in rng.normal(size=6)) + "\n" for w in words))
+    return path
+
+
+def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a project script in a subprocess from the repository root."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
