@@ -14,7 +14,7 @@ from . import corpus
 from .config import TrainConfig
 from .errors import UserError
 from .split import SIDES, Split, grouped_split
-from .tokenizer import Tokenizer
+from .tokenizer import BOS_ID, Tokenizer
 from .windows import Windows, windows_split
 
 
@@ -47,7 +47,7 @@ def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
         )
     if cfg.split == "windows":
         tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
-        encoded = [np.asarray(tokenizer.tokens_to_ids(doc), np.int32) for doc in tokens]
+        encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(doc), np.int32) for doc in tokens]
         train, val = windows_split(encoded, cfg.window, cfg.split_seed)
         return Prepared(texts, None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
@@ -55,7 +55,7 @@ def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
     tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
     windows = {}
     for side in SIDES:
-        encoded = [np.asarray(tokenizer.tokens_to_ids(tokens[i]), np.int32) for i in split.side(side)]
+        encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(tokens[i]), np.int32) for i in split.side(side)]
         windows[side] = Windows.from_docs(encoded, cfg.window)
     if windows["train"].targets(cfg.arch) == 0 or windows["val"].targets(cfg.arch) == 0:
         raise UserError(

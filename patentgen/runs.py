@@ -142,9 +142,9 @@ def split_indices(run: Run, side: str) -> list[int]:
 def split_docs(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[np.ndarray]:
     """Encoded documents of one side of the run's split."""
     texts = corpus_texts(run, data, text_column)
-    return [np.asarray(run.tokenizer.encode(texts[i]), np.int32) for i in split_indices(run, side)]
+    return [np.asarray(run.tokenizer.encode_document(texts[i]), np.int32) for i in split_indices(run, side)]
 
 
 def encode_file(run: Run, path: str, text_column: str | None = None) -> list[np.ndarray]:
     """Every document of a corpus file, encoded with the run's tokenizer."""
-    return [np.asarray(run.tokenizer.encode(text), np.int32) for text in corpus.read_texts(path, text_column)]
+    return [np.asarray(run.tokenizer.encode_document(text), np.int32) for text in corpus.read_texts(path, text_column)]

@@ -15,9 +15,10 @@ from typing import Iterable
 from . import corpus
 from .errors import UserError
 
-PAD, UNK = "<pad>", "<unk>"
-PAD_ID, UNK_ID = 0, 1
-RESERVED = (PAD, UNK)
+PAD, UNK, BOS = "<pad>", "<unk>", "<s>"
+PAD_ID, UNK_ID, BOS_ID = 0, 1, 2
+RESERVED = (PAD, UNK, BOS)
+NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
 _NO_SPACE_BEFORE = set(corpus.PUNCTUATION)
 _SENTENCE_END = {".", "?", "!"}
 
@@ -33,8 +34,8 @@ class Tokenizer:
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        if tuple(self.vocab[:2]) != RESERVED:
-            raise ValueError("vocab must start with <pad>, <unk>")
+        if tuple(self.vocab[: len(RESERVED)]) != RESERVED:
+            raise ValueError(f"vocab must start with {', '.join(RESERVED)}")
         object.__setattr__(self, "index", {word: i for i, word in enumerate(self.vocab)})
 
     # ----- fitting -------------------------------------------------------------------------
@@ -55,7 +56,7 @@ class Tokenizer:
         if max_vocab is not None:
             ranked = ranked[: max(0, max_vocab - len(RESERVED))]
         vocab = RESERVED + tuple(word for word, _ in ranked)
-        return cls(vocab, kind, lower, (0, 0) + tuple(n for _, n in ranked))
+        return cls(vocab, kind, lower, (0,) * len(RESERVED) + tuple(n for _, n in ranked))
 
     # ----- text <-> ids --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -71,13 +72,17 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         return self.tokens_to_ids(self.text_to_tokens(text))
 
+    def encode_document(self, text: str) -> list[int]:
+        """A whole document as the model sees it: ``<s>`` then its words."""
+        return [BOS_ID] + self.encode(text)
+
     def unknown_words(self, text: str) -> list[str]:
         """Words of ``text`` outside the vocabulary, in order of first appearance."""
         return list(dict.fromkeys(t for t in self.text_to_tokens(text) if t not in self.index))
 
     def decode(self, ids: Iterable[int], for_people: bool = False) -> str:
         """Ids -> text with punctuation re-attached; ``for_people`` also capitalises sentences."""
-        words = [self.vocab[i] for i in ids if i != PAD_ID]
+        words = [self.vocab[i] for i in ids if i not in (PAD_ID, BOS_ID)]
         return detokenize(words, capitalize=for_people)
 
     # ----- persistence ---------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""Training behaviour on tiny data: the loss falls, checkpoints keep the best, early stopping stops."""
+
+import numpy as np
+
+from patentgen.model import build_model, compile_model
+from patentgen.training import fit, seed_everything
+from patentgen.windows import Windows
+
+
+def _windows(seed, n_docs=12, length=60, vocab=30, random=False):
+    rng = np.random.default_rng(seed)
+    if random:
+        docs = [rng.integers(2, vocab, length).astype(np.int32) for _ in range(n_docs)]
+    else:  # a learnable pattern: each id is followed by the next, modulo the vocabulary
+        docs = [(2 + (rng.integers(0, vocab - 2) + np.arange(length)) % (vocab - 2)).astype(np.int32) for _ in range(n_docs)]
+    return Windows.from_docs(docs, window=10)
+
+
+def test_loss_falls_in_a_few_steps(tmp_path):
+    seed_everything(0)
+    model = compile_model(build_model(30, "lstm", embedding_dim=8, units=16), learning_rate=0.01)
+    train = _windows(0).dataset("lstm", 16, True, 0)
+    rows, _ = fit(model, train, _windows(1).dataset("lstm", 16, False, 0), tmp_path, epochs=5, patience=5,
+                  max_minutes=None, verbose=0)
+    losses = [r["loss"] for r in rows]
+    assert losses[-1] < losses[0] - 0.5
+    assert all("seconds" in r for r in rows) and (tmp_path / "history.csv").exists()
+
+
+def test_early_stopping_keeps_the_best_weights(tmp_path):
+    seed_everything(0)
+    model = compile_model(build_model(30, "lstm", embedding_dim=8, units=32), learning_rate=0.03)
+    train = _windows(0, n_docs=4, random=True)  # memorisable noise: validation gets worse
+    val = _windows(5, n_docs=4, random=True)
+    rows, _ = fit(model, train.dataset("lstm", 4, True, 0), val.dataset("lstm", 64, False, 0), tmp_path,
+                  epochs=60, patience=2, max_minutes=None, verbose=0)
+    val_losses = [r["val_loss"] for r in rows]
+    assert len(rows) < 60  # stopped early
+    assert int(np.argmin(val_losses)) == len(rows) - 3  # patience 2 after the best epoch
+    final = model.evaluate(val.dataset("lstm", 64, False, 0), verbose=0)
+    assert abs(final - min(val_losses)) < 1e-4  # the best weights were restored
+    assert not (tmp_path / "best.weights.h5").exists()
+
+
+def test_time_budget_stops_training(tmp_path):
+    model = compile_model(build_model(30, "lstm", embedding_dim=8, units=8), learning_rate=0.01)
+    rows, clock = fit(model, _windows(0).dataset("lstm", 2, True, 0), _windows(1).dataset("lstm", 16, False, 0),
+                      tmp_path, epochs=1000, patience=1000, max_minutes=0.05, verbose=0)
+    assert clock.out_of_time and len(rows) < 1000
