@@ -64,3 +64,15 @@ def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run a project script in a subprocess from the repository root."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+TINY_TRAIN = ["--epochs", "2", "--units", "8", "--window", "10", "--batch-size", "8", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, corpus_csv, glove_txt):
+    """A run folder trained in seconds on the fixture corpus: (path, train.py's result)."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = run_script("train.py", "--data", str(corpus_csv), "--glove-file", str(glove_txt), "--out", str(out), *TINY_TRAIN)
+    assert result.returncode == 0, result.stderr
+    return out, result

@@ -4,17 +4,13 @@ import json
 
 import pytest
 
-from conftest import run_script, write_csv
+from conftest import TINY_TRAIN as TINY
+from conftest import run_script
 
-TINY = ["--epochs", "2", "--units", "8", "--window", "10", "--batch-size", "8", "--quiet"]
 
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, corpus_csv, glove_txt):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    result = run_script("train.py", "--data", str(corpus_csv), "--glove-file", str(glove_txt), "--out", str(out), *TINY)
-    assert result.returncode == 0, result.stderr
-    return out, result
+@pytest.fixture()
+def trained(tiny_run):
+    return tiny_run
 
 
 def test_run_folder_is_complete(trained):

@@ -1,0 +1,74 @@
+"""Text in, text out: continue a seed, score a text, find neighbouring words, for one loaded run.
+
+Owns the glue between a run's tokenizer and the sampling functions, shared by ``generate.py``,
+the game and the benchmarks. Seeds are cleaned and tokenised exactly as training text was and
+start after ``<s>``, as a document does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import sampling
+from .errors import UserError
+from .runs import Run
+from .tokenizer import BOS_ID, RESERVED, detokenize
+
+
+@dataclass(frozen=True)
+class Continuation:
+    seed_words: list[str]  # the seed's tokens as the user wrote them (unknown words kept)
+    unknown: list[str]  # seed words outside the vocabulary, read as <unk>
+    ids: list[int]  # the generated ids
+
+    def words(self, run: Run) -> list[str]:
+        return [run.tokenizer.vocab[i] for i in self.ids]
+
+    def text(self, run: Run, with_seed: bool = True) -> str:
+        """For people: punctuation attached, sentences capitalised."""
+        return detokenize((self.seed_words if with_seed else []) + self.words(run), capitalize=True)
+
+
+def seed_ids(run: Run, seed: str | list[str]) -> tuple[list[str], list[int]]:
+    words = run.tokenizer.text_to_tokens(seed) if isinstance(seed, str) else list(seed)
+    return words, [BOS_ID] + run.tokenizer.tokens_to_ids(words)
+
+
+def continue_text(
+    run: Run,
+    seed: str | list[str],
+    n_words: int,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+) -> Continuation:
+    """Continue ``seed`` (raw text, or tokens) by ``n_words`` words."""
+    words, ids = seed_ids(run, seed)
+    unknown = list(dict.fromkeys(w for w in words if w not in run.tokenizer.index))
+    out = sampling.generate(run.lm.next_logits, ids, n_words, rng, temperature, top_k, top_p)
+    return Continuation(words, unknown, out)
+
+
+def score_text(run: Run, text: str) -> sampling.Score:
+    """Log-probability of every word of ``text`` as the start of a document."""
+    words, ids = seed_ids(run, text)
+    if not words:
+        raise UserError("nothing to score: the text has no words")
+    return sampling.score(run.lm.next_logits, ids[:1], ids[1:], words)
+
+
+def neighbours(run: Run, word: str, k: int = 10) -> list[tuple[str, float]]:
+    """The ``k`` vocabulary words whose embeddings have the highest cosine similarity to ``word``."""
+    tokens = run.tokenizer.text_to_tokens(word)
+    if len(tokens) != 1 or tokens[0] not in run.tokenizer.index:
+        raise UserError(f"{word!r} is not in the model's vocabulary; try another word")
+    matrix = run.lm.embeddings.astype(np.float64)
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    target = run.tokenizer.index[tokens[0]]
+    similarity = unit @ unit[target]
+    similarity[list(range(len(RESERVED))) + [target]] = -np.inf
+    best = np.argsort(-similarity)[:k]
+    return [(run.tokenizer.vocab[i], float(similarity[i])) for i in best]
