@@ -50,6 +50,8 @@ def parse(argv=None):
     g.add_argument("--top-p", type=top_p, help="draw only from the most likely words whose probability adds up to P")
     g.add_argument("--samples", type=cli.positive_int, default=1, help="how many continuations (default: %(default)s)")
     g.add_argument("--random-seed", type=int, help="makes the output repeatable")
+    g.add_argument("--sentences", type=cli.positive_int, metavar="N", help="sample N whole sentences, start to end marker, at least --min-length words (reddit-style corpora)")
+    g.add_argument("--min-length", type=cli.positive_int, default=5, help="shortest sentence for --sentences (default: %(default)s)")
     g.add_argument("--random", action="store_true", help="seed with the first 50 words of a random test abstract and show the real continuation")
     g.add_argument("--data", help="corpus for --random (default: the one the model was trained on)")
     g = p.add_argument_group("other modes")
@@ -93,6 +95,10 @@ def main(argv=None) -> int:
             print(f"total log-probability {result.total:.3f} nats, perplexity {result.perplexity:.2f}")
         return 0
     rng = np.random.default_rng(args.random_seed)
+    if args.sentences:
+        for _ in range(args.sentences):
+            print(detokenize(generation.sentence(run, rng, args.diversity, args.min_length), capitalize=True))
+        return 0
     seed, human = random_seed_words(run, args, rng) if args.random else (args.seed, None)
     for n in range(args.samples):
         result = generation.continue_text(run, seed, args.words, rng, args.diversity, args.top_k, args.top_p)

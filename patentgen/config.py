@@ -16,9 +16,21 @@ PATENTS_FILE = "neural_network_patent_query.csv"
 DEFAULT_DATA_CANDIDATES = (ROOT / "data" / PATENTS_FILE, ROOT.parent / "shared" / "data" / "patents" / PATENTS_FILE)
 DEFAULT_MODEL_DIR = ROOT / "models" / "default"
 
-ARCHES = ("lstm", "classic")
+ARCHES = ("lstm", "classic", "numpy-rnn")
 EMBEDDINGS = ("glove", "learned")
 SPLITS = ("grouped", "windows")
+
+
+# Defaults that depend on the architecture or the corpus kind (applied where a flag is not given).
+ARCH_DEFAULTS = {
+    "lstm": {"units": 256, "learning_rate": 3e-3},
+    "classic": {"units": 64, "learning_rate": 3e-3},
+    "numpy-rnn": {"units": 100, "learning_rate": 0.005},
+}
+CORPUS_DEFAULTS = {
+    "patents": {"min_count": 2, "max_vocab": None, "text_column": None},
+    "reddit": {"min_count": 1, "max_vocab": 8000, "text_column": "body"},  # the tutorial's settings
+}
 
 
 def default_data() -> Path:
@@ -49,7 +61,7 @@ class TrainConfig:
     freeze_embeddings: bool = False
     layers: int = 1
     units: int = 256
-    dropout: float = 0.2
+    dropout: float = 0.4
     tie_embeddings: bool = True
     # training
     batch_size: int = 64

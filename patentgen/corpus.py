@@ -7,8 +7,11 @@ split of clean text into word tokens. Everything downstream sees ``list[list[str
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
+import html
 import io
+import json
 import re
 import sys
 import unicodedata
@@ -59,17 +62,85 @@ def patent_tokens(text: str, lower: bool = True) -> list[str]:
 SENTENCE_START, SENTENCE_END = "SENTENCE_START", "SENTENCE_END"
 SENTENCE_MARKERS = frozenset({SENTENCE_START, SENTENCE_END})
 
-# Corpus kinds: raw document -> tokens. Each entry is the whole pipeline for that kind.
-KINDS = {"patents": patent_tokens}
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_MARKUP = re.compile(r"(\*\*|__|~~|\*|^\s*>+\s?|^\s*#+\s)", re.MULTILINE)
 
 
-def text_tokens(text: str, kind: str = "patents", lower: bool = True) -> list[str]:
+def clean_reddit(text: str) -> str:
+    """Clean one comment: HTML entities decoded, links to their text, URLs, markdown and
+    quote markers removed, whitespace collapsed (newlines kept as sentence hints)."""
+    text = html.unescape(html.unescape(text))  # the dump escapes twice in places (&amp;gt;)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub(" ", text)
+    text = _MD_MARKUP.sub(" ", text)
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\s*\n\s*", "\n", text).strip()
+
+
+def train_punkt(texts: list[str]) -> dict:
+    """Train NLTK's Punkt sentence splitter on the corpus itself (no download); its parameters
+    as JSON-ready lists."""
+    from nltk.tokenize.punkt import PunktTrainer
+
+    trainer = PunktTrainer()
+    trainer.INCLUDE_ALL_COLLOCS = True
+    trainer.train("\n\n".join(clean_reddit(t) for t in texts), finalize=True)
+    params = trainer.get_params()
+    return {
+        "abbrev_types": sorted(params.abbrev_types),
+        "collocations": sorted(list(c) for c in params.collocations),
+        "sent_starters": sorted(params.sent_starters),
+        "ortho_context": dict(sorted(params.ortho_context.items())),
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _reddit_splitters(punkt_json: str):
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    state = json.loads(punkt_json)
+    params = PunktParameters()
+    params.abbrev_types = set(state.get("abbrev_types", ()))
+    params.collocations = {tuple(c) for c in state.get("collocations", ())}
+    params.sent_starters = set(state.get("sent_starters", ()))
+    for word, flags in state.get("ortho_context", {}).items():
+        params.ortho_context[word] = flags
+    return PunktSentenceTokenizer(params), NLTKWordTokenizer()
+
+
+def reddit_tokens(text: str, lower: bool = True, state: dict | None = None) -> list[str]:
+    """Raw comment -> SENTENCE_START w1 ... SENTENCE_END for each sentence (NLTK Punkt + words)."""
+    sentences, words = _reddit_splitters(json.dumps(state or {}, sort_keys=True))
+    out: list[str] = []
+    for paragraph in clean_reddit(text).split("\n"):
+        for sentence in sentences.tokenize(paragraph):
+            tokens = words.tokenize(sentence.lower() if lower else sentence)
+            if tokens:
+                out += [SENTENCE_START, *tokens, SENTENCE_END]
+    return out
+
+
+# Corpus kinds: raw document -> tokens. Each entry is the whole pipeline for that kind; a kind
+# with a fitted state (Punkt's parameters) learns it from the corpus in FIT_STATE.
+KINDS = {"patents": lambda text, lower, state: patent_tokens(text, lower), "reddit": reddit_tokens}
+FIT_STATE = {"reddit": train_punkt}
+DEFAULT_COLUMN = {"patents": None, "reddit": "body"}
+
+
+def fit_state(kind: str, texts: list[str]) -> dict:
+    """What a corpus kind learns from the corpus itself before tokenising ({} for patents)."""
+    return FIT_STATE[kind](texts) if kind in FIT_STATE else {}
+
+
+def text_tokens(text: str, kind: str = "patents", lower: bool = True, state: dict | None = None) -> list[str]:
     """Raw document -> tokens with the pipeline of corpus ``kind``."""
     try:
         pipeline = KINDS[kind]
     except KeyError:
         raise UserError(f"unknown corpus kind {kind!r}; use one of {', '.join(KINDS)}") from None
-    return pipeline(text, lower)
+    return pipeline(text, lower, state)
 
 
 def file_checksum(path: str | Path) -> str:

@@ -55,7 +55,7 @@ class _Totals:
         }
 
 
-def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 512) -> dict:
+def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 256) -> dict:
     """Metrics over windows ``flat[s : s + window]`` -> ``flat[s + window]``."""
     totals = _Totals()
     offsets = np.arange(window)
@@ -65,7 +65,7 @@ def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int,
     return totals.result()
 
 
-def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 32) -> dict:
+def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8) -> dict:
     """Metrics over every real target of (n, window + 1) chunks."""
     totals = _Totals()
     for i in range(0, len(chunks), batch):

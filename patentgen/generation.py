@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import sampling
+from . import corpus, sampling
 from .errors import UserError
 from .runs import Run
 from .tokenizer import BOS_ID, RESERVED, detokenize
@@ -50,6 +50,23 @@ def continue_text(
     unknown = list(dict.fromkeys(w for w in words if w not in run.tokenizer.index))
     out = sampling.generate(run.lm.next_logits, ids, n_words, rng, temperature, top_k, top_p)
     return Continuation(words, unknown, out)
+
+
+def sentence(
+    run: Run, rng: np.random.Generator, temperature: float = 1.0, min_length: int = 5, max_length: int = 60, tries: int = 50
+) -> list[str]:
+    """One sentence from SENTENCE_START until SENTENCE_END, at least ``min_length`` words
+    (resampled until it is), never the unknown token. For sentence corpora (reddit)."""
+    start, end = (run.tokenizer.index.get(m) for m in (corpus.SENTENCE_START, corpus.SENTENCE_END))
+    if start is None or end is None:
+        raise UserError("this model's corpus has no sentence markers; use --seed instead of --sentences")
+    words: list[str] = []
+    for _ in range(tries):
+        ids = sampling.generate(run.lm.next_logits, [BOS_ID, start], max_length + 1, rng, temperature, stop_ids=[end])
+        words = [run.tokenizer.vocab[i] for i in ids if i != end]
+        if len(words) >= min_length:
+            break
+    return words
 
 
 def score_text(run: Run, text: str) -> sampling.Score:

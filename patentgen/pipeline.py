@@ -31,35 +31,32 @@ class Prepared:
         return self.split.summary()
 
 
-def tokenize_texts(texts: list[str], cfg: TrainConfig) -> list[list[str]]:
-    lower = cfg.lower or cfg.embeddings == "glove"  # GloVe's vocabulary is lowercase
-    return [corpus.text_tokens(text, cfg.corpus, lower) for text in texts]
-
-
 def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
     """Split, fit the tokenizer on the training side, encode and cut windows."""
-    tokens = tokenize_texts(texts, cfg)
-    lower = cfg.lower or cfg.embeddings == "glove"
+    lower = cfg.lower or cfg.embeddings == "glove"  # GloVe's vocabulary is lowercase
+    state = corpus.fit_state(cfg.corpus, texts)
+    tokens = [corpus.text_tokens(text, cfg.corpus, lower, state) for text in texts]
     if sum(len(doc) for doc in tokens) <= cfg.window:
         raise UserError(
             f"the corpus has {sum(len(d) for d in tokens)} tokens, fewer than one {cfg.window}-word window; "
             "give it more text or a smaller --window"
         )
     if cfg.split == "windows":
-        tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
+        tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
         encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(doc), np.int32) for doc in tokens]
         train, val = windows_split(encoded, cfg.window, cfg.split_seed)
         return Prepared(texts, None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
     split = grouped_split(tokens, fractions, cfg.split_seed)
-    tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab)
+    tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
     windows = {}
     for side in SIDES:
         encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(tokens[i]), np.int32) for i in split.side(side)]
         windows[side] = Windows.from_docs(encoded, cfg.window)
-    if windows["train"].targets(cfg.arch) == 0 or windows["val"].targets(cfg.arch) == 0:
+    empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
+    if empty:
         raise UserError(
-            f"too little text: the training or validation side has no {cfg.window}-word window; "
+            f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window; "
             "give the corpus more documents or a smaller --window"
         )
     return Prepared(texts, split, tokenizer, windows)

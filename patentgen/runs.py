@@ -29,9 +29,10 @@ import numpy as np
 from . import corpus
 from .errors import UserError
 from .inference import NumpyLM
+from .rnn_numpy import RNNNumpy
 from .tokenizer import Tokenizer
 
-FILES = ("model.keras", "weights.npz", "tokenizer.json", "config.json", "metrics.json")
+FILES = ("weights.npz", "tokenizer.json", "config.json", "metrics.json")  # + model.keras for Keras runs
 
 
 def write_json(path: Path, data) -> None:
@@ -88,7 +89,7 @@ def save_model(stage: Path, model) -> None:
 @dataclass(frozen=True)
 class Run:
     path: Path
-    lm: NumpyLM
+    lm: NumpyLM | RNNNumpy
     tokenizer: Tokenizer
     config: dict
     metrics: dict
@@ -98,6 +99,8 @@ def _require_folder(path: Path) -> None:
     if not path.is_dir():
         raise UserError(f"model folder {path} not found; train one with `python train.py --out {path}` or pass --model DIR")
     missing = [name for name in FILES if not (path / name).is_file()]
+    if not missing and read_json(path / "config.json").get("arch") != "numpy-rnn" and not (path / "model.keras").is_file():
+        missing = ["model.keras"]
     if missing:
         raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
 
@@ -109,9 +112,12 @@ def load_inference(path: str | Path) -> Run:
     config = read_json(path / "config.json")
     tokenizer = Tokenizer.load(path / "tokenizer.json")
     try:
-        with np.load(path / "weights.npz") as archive:
-            weights = {name: archive[name] for name in archive.files}
-        lm = NumpyLM(weights, config["arch"])
+        if config.get("arch") == "numpy-rnn":
+            lm = RNNNumpy.load(path / "weights.npz", len(tokenizer))
+        else:
+            with np.load(path / "weights.npz") as archive:
+                weights = {name: archive[name] for name in archive.files}
+            lm = NumpyLM(weights, config["arch"])
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
     except (OSError, ValueError, KeyError, IndexError) as err:
         raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None

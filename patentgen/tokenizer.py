@@ -19,7 +19,7 @@ PAD, UNK, BOS = "<pad>", "<unk>", "<s>"
 PAD_ID, UNK_ID, BOS_ID = 0, 1, 2
 RESERVED = (PAD, UNK, BOS)
 NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
-_NO_SPACE_BEFORE = set(corpus.PUNCTUATION)
+_NO_SPACE_BEFORE = set(corpus.PUNCTUATION) | {"!", ":", ")", "...", "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
 _SENTENCE_END = {".", "?", "!"}
 
 
@@ -31,6 +31,7 @@ class Tokenizer:
     kind: str = "patents"
     lower: bool = True
     counts: tuple[int, ...] = ()
+    state: dict = field(default_factory=dict, compare=False)  # what the corpus kind learned (Punkt)
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -47,6 +48,7 @@ class Tokenizer:
         lower: bool = True,
         min_count: int = 1,
         max_vocab: int | None = None,
+        state: dict | None = None,
     ) -> "Tokenizer":
         """Vocabulary from tokenised training documents; ``max_vocab`` counts the reserved ids."""
         counts = Counter(token for doc in docs for token in doc)
@@ -56,7 +58,7 @@ class Tokenizer:
         if max_vocab is not None:
             ranked = ranked[: max(0, max_vocab - len(RESERVED))]
         vocab = RESERVED + tuple(word for word, _ in ranked)
-        return cls(vocab, kind, lower, (0,) * len(RESERVED) + tuple(n for _, n in ranked))
+        return cls(vocab, kind, lower, (0,) * len(RESERVED) + tuple(n for _, n in ranked), state or {})
 
     # ----- text <-> ids --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -64,7 +66,7 @@ class Tokenizer:
 
     def text_to_tokens(self, text: str) -> list[str]:
         """Raw text -> tokens, cleaned exactly as training text was."""
-        return corpus.text_tokens(text, self.kind, self.lower)
+        return corpus.text_tokens(text, self.kind, self.lower, self.state)
 
     def tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
         return [self.index.get(token, UNK_ID) for token in tokens]
@@ -87,7 +89,10 @@ class Tokenizer:
 
     # ----- persistence ---------------------------------------------------------------------
     def to_json(self) -> dict:
-        return {"kind": self.kind, "lower": self.lower, "vocab": list(self.vocab), "counts": list(self.counts)}
+        return {
+            "kind": self.kind, "lower": self.lower, "vocab": list(self.vocab), "counts": list(self.counts),
+            "state": self.state,
+        }
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
@@ -96,7 +101,10 @@ class Tokenizer:
     def load(cls, path: str | Path) -> "Tokenizer":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(tuple(data["vocab"]), data["kind"], bool(data["lower"]), tuple(data.get("counts", ())))
+            return cls(
+                tuple(data["vocab"]), data["kind"], bool(data["lower"]), tuple(data.get("counts", ())),
+                data.get("state") or {},
+            )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UserError(f"cannot read tokenizer {path} ({err}); retrain the run or pick another --model") from None
 

@@ -1,0 +1,102 @@
+"""The Reddit corpus pipeline (NLTK Punkt trained on the corpus, no download) and the numpy RNN
+trained from the command line into a run folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+from patentgen import generation, runs
+from patentgen.corpus import SENTENCE_END, SENTENCE_START, clean_reddit, reddit_tokens, train_punkt
+from patentgen.tokenizer import Tokenizer
+
+SPECIAL = [
+    "I joined a new league. It's a slight PPR league- .2 PPR!",
+    "&gt;Here's an idea, why not check?\n\nWe already have that. See [the docs](http://example.com/x) or www.foo.org now.",
+    '**NOT ENFORCEABLE**. Mr. Smith said "nah, you know what" and left.',
+]
+_WORDS = "the game team player vote gun law price phone car city music movie book league season week".split()
+
+
+def _comment(rng):
+    sentences = []
+    for _ in range(rng.integers(2, 5)):
+        words = list(rng.choice(_WORDS, rng.integers(4, 9)))
+        sentences.append(" ".join(words).capitalize() + str(rng.choice([".", "!", "?"])))
+    return " ".join(sentences)
+
+
+COMMENTS = SPECIAL + [_comment(np.random.default_rng(i)) for i in range(60)]
+
+
+def test_clean_reddit_handles_entities_links_urls_and_quotes():
+    text = clean_reddit("&gt;quoted line\n**bold** [link text](http://a.b/c) and http://x.y/z &amp;gt; end")
+    assert text == "quoted line\nbold link text and > end"
+
+
+def test_sentences_are_wrapped_and_lowercased_without_downloads():
+    state = train_punkt(COMMENTS)
+    tokens = reddit_tokens(COMMENTS[1], True, state)
+    assert tokens[0] == SENTENCE_START and tokens[-1] == SENTENCE_END
+    assert tokens.count(SENTENCE_START) == tokens.count(SENTENCE_END) == 3
+    assert "here" in tokens and "'s" in tokens and "http" not in " ".join(tokens)
+    assert all(t == t.lower() for t in tokens if t not in (SENTENCE_START, SENTENCE_END))
+
+
+def test_punkt_state_survives_the_tokenizer_json(tmp_path):
+    state = train_punkt(COMMENTS)
+    tok = Tokenizer.fit([reddit_tokens(c, True, state) for c in COMMENTS], kind="reddit", state=state)
+    tok.save(tmp_path / "t.json")
+    again = Tokenizer.load(tmp_path / "t.json")
+    assert again.text_to_tokens(COMMENTS[2]) == tok.text_to_tokens(COMMENTS[2])
+
+
+@pytest.fixture(scope="module")
+def reddit_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reddit") / "comments.csv"
+    rows = ["body"] + ['"' + c.replace('"', '""') + '"' for c in COMMENTS * 2]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_numpy_rnn_run_folder_and_sentences(tmp_path, reddit_csv):
+    out = tmp_path / "rnn"
+    result = run_script("train.py", "--corpus", "reddit", "--data", str(reddit_csv), "--arch", "numpy-rnn",
+                        "--units", "8", "--epochs", "2", "--window", "10", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == "numpy-rnn" and config["max_vocab"] == 8000 and config["text_column"] == "body"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["full_context"]["ce"] > 0 and not (out / "model.keras").exists()
+    run = runs.load_inference(out)
+    words = generation.sentence(run, np.random.default_rng(0), min_length=3)
+    assert len(words) >= 3 and "<unk>" not in words and SENTENCE_END not in words
+    result = run_script("generate.py", "--model", str(out), "--sentences", "2", "--random-seed", "1")
+    assert result.returncode == 0 and len(result.stdout.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "reddit", "--max-vocab", "2"], "too small"),
+        (["--corpus", "reddit", "--data", "PATENTS"], "no column 'body'"),
+    ],
+)
+def test_reddit_bad_input(tmp_path, reddit_csv, corpus_csv, args, message):
+    args = [str(corpus_csv) if a == "PATENTS" else a for a in args]
+    if "--data" not in args:
+        args += ["--data", str(reddit_csv)]
+    result = run_script("train.py", *args, "--arch", "numpy-rnn", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_npz_that_disagrees_with_the_tokenizer(tmp_path, reddit_csv):
+    out = tmp_path / "rnn"
+    assert run_script("train.py", "--corpus", "reddit", "--data", str(reddit_csv), "--arch", "numpy-rnn",
+                      "--units", "4", "--epochs", "1", "--window", "10", "--out", str(out)).returncode == 0
+    with np.load(out / "weights.npz") as archive:
+        parts = dict(archive)
+    np.savez(out / "weights.npz", **{**parts, "V": parts["V"][:-1]})
+    result = run_script("generate.py", "--model", str(out), "--seed", "hi")
+    assert result.returncode == 2 and "shapes disagree" in result.stderr

@@ -1,0 +1,87 @@
+"""The reference numpy RNN: loss at init, BPTT against the loop version, an asserting gradient
+check that catches a broken gradient, SGD with learning-rate halving, save/load checks."""
+
+import numpy as np
+import pytest
+
+from patentgen.errors import UserError
+from patentgen.rnn_numpy import RNNNumpy, bptt_loop, train_with_sgd
+
+
+def _sentence(rng, vocab, length):
+    ids = rng.integers(0, vocab, length + 1)
+    return ids[:-1], ids[1:]
+
+
+def test_init_ranges_and_loss_close_to_ln_vocab():
+    model = RNNNumpy(200, hidden_dim=20, seed=0)
+    assert np.abs(model.U).max() <= 1 / np.sqrt(200) and np.abs(model.W).max() <= 1 / np.sqrt(20)
+    rng = np.random.default_rng(0)
+    X, Y = zip(*[_sentence(rng, 200, 15) for _ in range(20)])
+    assert model.calculate_loss(X, Y) == pytest.approx(np.log(200), abs=0.05)
+
+
+@pytest.mark.parametrize("truncate", [None, 0, 2, 4])
+def test_vectorised_bptt_equals_the_tutorial_loop(truncate):
+    model = RNNNumpy(30, hidden_dim=7, bptt_truncate=truncate, dtype=np.float64, seed=1)
+    x, y = _sentence(np.random.default_rng(2), 30, 12)
+    for fast, slow in zip(model.bptt(x, y), bptt_loop(model, x, y)):
+        assert np.allclose(fast, slow, atol=1e-12)
+
+
+def test_gradient_check_passes_with_full_bptt_in_float64():
+    model = RNNNumpy(10, hidden_dim=5, bptt_truncate=None, dtype=np.float64, seed=3)
+    x, y = _sentence(np.random.default_rng(4), 10, 8)
+    worst = model.gradient_check(x, y, h=1e-5, error_threshold=1e-6)
+    assert max(worst.values()) < 1e-6
+
+
+def test_gradient_check_catches_a_broken_gradient(monkeypatch):
+    model = RNNNumpy(10, hidden_dim=5, bptt_truncate=None, dtype=np.float64, seed=3)
+    x, y = _sentence(np.random.default_rng(4), 10, 8)
+    right = RNNNumpy.bptt
+
+    def broken(self, x, y):
+        dLdU, dLdV, dLdW = right(self, x, y)
+        return dLdU, dLdV, dLdW * 1.01  # one term off by 1%
+
+    monkeypatch.setattr(RNNNumpy, "bptt", broken)
+    with pytest.raises(AssertionError, match="gradient check failed for dW"):
+        model.gradient_check(x, y, h=1e-5, error_threshold=1e-6)
+
+
+def test_sgd_lowers_the_loss_and_halves_the_rate_when_it_rises():
+    rng = np.random.default_rng(5)
+    X = [np.arange(i, i + 6) % 12 for i in range(12)]  # a learnable cycle
+    Y = [(x + 1) % 12 for x in X]
+    model = RNNNumpy(12, hidden_dim=8, seed=0)
+    log = train_with_sgd(model, X, Y, learning_rate=0.05, nepoch=30, evaluate_loss_after=5, seed=1)
+    assert log[-1].loss < log[0].loss - 1.0
+    model = RNNNumpy(12, hidden_dim=8, seed=0)
+    log = train_with_sgd(model, X, Y, learning_rate=40.0, nepoch=30, evaluate_loss_after=1, seed=1)
+    rises = [i for i in range(1, len(log)) if log[i].loss > log[i - 1].loss]
+    assert rises and all(log[i].learning_rate == log[i - 1].learning_rate / 2 for i in rises)
+
+
+def test_save_load_round_trip_and_shape_checks(tmp_path):
+    model = RNNNumpy(15, hidden_dim=4, seed=0)
+    model.save(tmp_path / "rnn.npz")
+    again = RNNNumpy.load(tmp_path / "rnn.npz", word_dim=15)
+    assert all(np.array_equal(getattr(model, p), getattr(again, p)) for p in "UVW")
+    with pytest.raises(UserError, match="tokenizer has 16"):
+        RNNNumpy.load(tmp_path / "rnn.npz", word_dim=16)
+    np.savez(tmp_path / "bad.npz", U=model.U, V=model.V[:, :3], W=model.W)
+    with pytest.raises(UserError, match="shapes disagree"):
+        RNNNumpy.load(tmp_path / "bad.npz")
+    with pytest.raises(UserError, match="too small"):
+        RNNNumpy(2)
+
+
+def test_next_logits_carries_state_like_a_full_forward_pass():
+    model = RNNNumpy(20, hidden_dim=6, dtype=np.float64, seed=0)
+    x = [3, 5, 7, 9]
+    o, _ = model.forward_propagation(x)
+    logits, state = model.next_logits(x[:2])
+    logits, state = model.next_logits(x[2:3], state)
+    logits, _ = model.next_logits(x[3:], state)
+    assert np.allclose(np.exp(logits) / np.exp(logits).sum(), o[-1])
