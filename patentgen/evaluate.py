@@ -44,14 +44,14 @@ class _Totals:
     def result(self) -> dict:
         if not self.n:
             return {"targets": 0, "ce": None, "ppl": None, "acc": None, "top5": None, "unk_share": None}
-        ce = self.nll / self.n
+        ce = float(self.nll / self.n)
         return {
             "targets": int(self.n),
             "ce": round(ce, 4),
             "ppl": round(math.exp(ce), 2),
-            "acc": round(self.correct / self.n, 4),
-            "top5": round(self.top5 / self.n, 4),
-            "unk_share": round(self.unk / self.n, 4),
+            "acc": round(float(self.correct / self.n), 4),
+            "top5": round(float(self.top5 / self.n), 4),
+            "unk_share": round(float(self.unk / self.n), 4),
         }
 
 
@@ -80,7 +80,7 @@ def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8) -> dict:
 def evaluate_windows(lm: NumpyLM, windows: Windows) -> dict:
     """Both measures over one side's windows."""
     result = {"full_context": full_context(lm, windows.flat, windows.starts, windows.window)}
-    if lm.arch != "classic":
+    if lm.arch not in ("classic",) and hasattr(lm, "hidden"):  # every-position models only
         result["all_positions"] = all_positions(lm, windows.chunks)
     return result
 

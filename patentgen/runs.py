@@ -80,10 +80,19 @@ def save_model(stage: Path, model) -> None:
 
     from .model import export_weights
 
-    bare = keras.models.clone_model(model)
+    bare = keras.Model.from_config(model.get_config())  # same graph, never compiled: no optimizer state
     bare.set_weights(model.get_weights())
     bare.save(stage / "model.keras")
     np.savez(stage / "weights.npz", **export_weights(model))
+
+
+def load_keras(path: str | Path):
+    """The run's Keras model (TensorFlow needed); registers patentgen's custom layers first."""
+    import keras
+
+    from . import model as _registers_custom_layers  # noqa: F401
+
+    return keras.saving.load_model(Path(path) / "model.keras", compile=False)
 
 
 @dataclass(frozen=True)
@@ -130,11 +139,16 @@ def load_inference(path: str | Path) -> Run:
 
 
 def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
-    """The documents of the corpus a run was trained on (checked by checksum)."""
-    path = Path(data or run.config["data"])
+    """The documents of the corpus a run was trained on (checked by checksum): ``data`` if
+    given, else the path the run recorded, else the default corpus location."""
+    from .config import DEFAULT_DATA_CANDIDATES
+
+    candidates = [Path(data)] if data else [Path(run.config["data"]), *DEFAULT_DATA_CANDIDATES]
+    path = next((p for p in candidates if p.is_file()), candidates[0])
     if not path.is_file():
         raise UserError(
-            f"corpus {path} not found; put the file the model was trained on there or pass --data PATH"
+            f"corpus {path} not found; put the file the model was trained on "
+            f"({Path(run.config['data']).name}) in data/ or pass --data PATH"
         )
     if corpus.file_checksum(path) != run.config.get("corpus_sha256"):
         raise UserError(f"{path} is not the corpus this model was trained on (SHA-256 differs); pass the right --data")
@@ -142,7 +156,10 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
 
 
 def split_indices(run: Run, side: str) -> list[int]:
-    return read_json(run.path / "split.json")[side]
+    split = read_json(run.path / "split.json") if (run.path / "split.json").is_file() else {}
+    if side not in split:
+        raise UserError(f"{run.path} records no document split (trained with --split windows?); use a run with the grouped split")
+    return split[side]
 
 
 def split_docs(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[np.ndarray]:

@@ -1,0 +1,208 @@
+"""The leaderboard: every model a user could pick, on one split, one vocabulary, one machine.
+
+    python -m bench --data ../shared/data/patents/neural_network_patent_query.csv [--budget-minutes 50]
+    python -m bench --quick --data tests_fixture.csv --out /tmp/bench     # seconds, a smoke test
+
+Rows: unigram, kn-3, kn-4, kn-5 (interpolated Kneser-Ney), numpy-rnn, classic (the published
+architecture, same wall-clock budget as ours), classic-windows-split (the published leaky 70/30
+protocol, to set beside its 4.72), default (``train.py --embeddings glove``) and the variant
+default-learned. Every row but classic-windows-split shares the grouped split and the tokenizer
+fitted on its training side. Neural rows are trained by ``train.py`` in a subprocess each, so
+time and peak memory are theirs alone. Writes results.json, RESULTS.md and a plot of
+validation cross-entropy against training seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from patentgen import corpus, evaluate, generation, ngram, pipeline, runs
+from patentgen.config import ROOT, TrainConfig, default_data
+from patentgen.tokenizer import BOS_ID
+
+FIELDS = ("name", "test_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
+          "tokens_per_second", "peak_rss_mb", "gen_ms_per_word")
+GEN_SEED = "a neural network comprising"
+
+# Neural rows: (name, train.py flags, share of --budget-minutes for training, cap in minutes).
+NEURAL = [
+    ("default", [], 0.27, 15.0),
+    ("classic", ["--arch", "classic"], 0.27, 15.0),
+    ("default-learned", ["--embeddings", "learned"], 0.2, 15.0),
+    ("numpy-rnn", ["--arch", "numpy-rnn"], 0.08, 15.0),
+    ("classic-windows-split", ["--arch", "classic", "--split", "windows"], 0.08, 15.0),
+]
+QUICK_FLAGS = ["--window", "10", "--units", "8", "--epochs", "1", "--batch-size", "16"]
+
+
+def row(name, metrics: dict | None = None, **extra) -> dict:
+    full = (metrics or {}).get("full_context", {})
+    out = {
+        "name": name, "test_ce": full.get("ce"), "test_ppl": full.get("ppl"), "test_acc": full.get("acc"),
+        "test_top5": full.get("top5"), "unk_share": full.get("unk_share"), "train_seconds": None,
+        "tokens_per_second": None, "peak_rss_mb": None, "gen_ms_per_word": None,
+    }
+    out.update(extra)
+    return out
+
+
+def count_rows(prepared, orders, quick: bool) -> list[dict]:
+    """Unigram and Kneser-Ney rows, trained and scored in this process."""
+    train, test = prepared.windows["train"], prepared.windows["test"]
+    docs = np.split(train.flat, np.flatnonzero(train.flat == BOS_ID)[1:])
+    vocab = len(prepared.tokenizer)
+    rows = []
+    for name, build in [("unigram", lambda: ngram.Unigram(docs, vocab))] + [
+        (f"kn-{n}", lambda n=n: ngram.KneserNey(docs, vocab, n)) for n in orders
+    ]:
+        start = time.perf_counter()
+        model = build()
+        seconds = time.perf_counter() - start
+        result = evaluate.full_context(model, test.flat, test.starts, test.window)
+        rows.append(row(name, {"full_context": result}, train_seconds=round(seconds, 1),
+                        tokens_per_second=round(len(train.flat) / seconds, 1),
+                        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)))
+        print(f"{name:22s} test CE {result['ce']:.4f}  ({seconds:.1f} s)", flush=True)
+    return rows
+
+
+def gen_ms_per_word(run_dir: Path, words: int = 300) -> float:
+    run = runs.load_inference(run_dir)
+    start = time.perf_counter()
+    generation.continue_text(run, GEN_SEED, words, np.random.default_rng(0), 0.8)
+    return round((time.perf_counter() - start) * 1000 / words, 3)
+
+
+def neural_row(name, flags, minutes, data, workdir: Path, quick: bool) -> tuple[dict, list[dict]]:
+    out = workdir / name
+    cmd = [sys.executable, str(ROOT / "train.py"), "--data", str(data), "--out", str(out), "--overwrite", "--quiet",
+           "--max-minutes", f"{minutes:.3f}", *flags, *(QUICK_FLAGS if quick else [])]
+    print(f"{name:22s} training for at most {minutes:.1f} min: {' '.join(cmd[2:])}", flush=True)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: training {name} failed:\n{done.stderr[-2000:]}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    result = row(name, metrics["test"], train_seconds=metrics["train_seconds"],
+                 tokens_per_second=metrics["tokens_per_second"], peak_rss_mb=metrics["peak_rss_mb"],
+                 gen_ms_per_word=gen_ms_per_word(out))
+    print(f"{name:22s} test CE {result['test_ce']:.4f} after {metrics['epochs']} epochs, {metrics['train_seconds']} s",
+          flush=True)
+    curve = [{"seconds": r["seconds"], "val_loss": r["val_loss"]} for r in metrics["history"]]
+    return result, curve
+
+
+def time_to_reach(curve: list[dict], target: float) -> float | None:
+    return next((p["seconds"] for p in curve if p["val_loss"] <= target), None)
+
+
+def plot(curves: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, curve in curves.items():
+        ax.plot([p["seconds"] for p in curve], [p["val_loss"] for p in curve], marker="o", ms=3, label=name)
+    ax.set_xlabel("training wall-clock seconds (2 CPU cores)")
+    ax.set_ylabel("validation cross-entropy (nats, each model's training objective)")
+    ax.set_title("patentgen: validation cross-entropy against time")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def markdown(rows, checks, args, command, vocab_size, unk_rule) -> str:
+    def cell(v):
+        return "" if v is None else (f"{v:.4f}" if isinstance(v, float) and abs(v) < 10 else str(v))
+
+    lines = [
+        "# Leaderboard", "",
+        f"Measured {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} CPU cores "
+        f"({platform.processor() or platform.platform()}), Python {platform.python_version()}.", "",
+        f"Command: `{command}`", "",
+        f"Vocabulary rule (every row but classic-windows-split): {unk_rule}; {vocab_size} ids. Split: near-duplicate "
+        "groups (documents sharing more than half of their word 8-grams) sent whole to train/val/test 80/10/10, "
+        "split seed 0. Test figures: every test target with a full 50-word context of its own document.", "",
+        "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS),
+    ]
+    lines += ["| " + " | ".join(cell(r[f]) for f in FIELDS) + " |" for r in rows]
+    lines += ["", "## Targets", ""] + [f"- {c}" for c in checks]
+    lines += ["", "![validation cross-entropy against time](val_ce_vs_time.png)", ""]
+    return "\n".join(lines)
+
+
+def checks_for(rows: dict, curves: dict) -> list[str]:
+    out = []
+    if "default" in rows and "kn-5" in rows:
+        d, k = rows["default"], rows["kn-5"]
+        gap = k["test_ce"] - d["test_ce"]
+        out.append(f"default {d['test_ce']:.4f} nats vs kn-5 {k['test_ce']:.4f}: {gap:.3f} below (target >= 0.40: "
+                   f"{'met' if gap >= 0.40 else 'NOT met'}); perplexity {100 * (1 - d['test_ppl'] / k['test_ppl']):.1f}% "
+                   f"lower (target >= 33%); trained {d['train_seconds']} s (target <= 900 s)")
+        out.append(f"default <unk> share of test targets {100 * d['unk_share']:.2f}% (target <= 3.5%: "
+                   f"{'met' if d['unk_share'] <= 0.035 else 'NOT met'})")
+    if "default" in curves and "classic" in curves:
+        best = min(p["val_loss"] for p in curves["classic"])
+        classic_t = next(p["seconds"] for p in curves["classic"] if p["val_loss"] == best)
+        reach = time_to_reach(curves["default"], best)
+        verdict = "never" if reach is None else f"{reach} s = {reach / classic_t:.2f} of classic's {classic_t} s"
+        out.append(f"default reaches classic's best validation CE {best:.4f} (classic: full-context objective; "
+                   f"default: all-positions objective, which is harder, so this is conservative): {verdict} "
+                   "(target <= 0.20)")
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--data", default=str(default_data()), help="the patents CSV (default: %(default)s)")
+    p.add_argument("--budget-minutes", type=float, default=50.0, help="total training time to share out (default: %(default)s)")
+    p.add_argument("--quick", action="store_true", help="tiny models and 10-word windows: a smoke test in seconds")
+    p.add_argument("--rows", help="comma-separated subset of rows to run")
+    p.add_argument("--out", default=str(Path(__file__).parent), help="where results go (default: bench/)")
+    args = p.parse_args(argv)
+    wanted = set(args.rows.split(",")) if args.rows else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig(data=args.data, window=10 if args.quick else 50)
+    prepared = pipeline.prepare(cfg, corpus.read_texts(cfg.data))
+    print(f"data {args.data}: vocabulary {len(prepared.tokenizer)}, split {prepared.summary()}", flush=True)
+    rows = [r for r in count_rows(prepared, (3, 4, 5), args.quick) if not wanted or r["name"] in wanted]
+    curves = {}
+    with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
+        for name, flags, share, cap in NEURAL:
+            if wanted and name not in wanted:
+                continue
+            minutes = min(cap, share * args.budget_minutes)
+            result, curve = neural_row(name, flags, minutes, args.data, Path(tmp), args.quick)
+            rows.append(result)
+            curves[name] = curve
+    by_name = {r["name"]: r for r in rows}
+    checks = checks_for(by_name, curves)
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    unk_rule = f"training words seen fewer than {cfg.min_count} times are <unk>"
+    (out / "RESULTS.md").write_text(markdown(rows, checks, args, command, len(prepared.tokenizer), unk_rule))
+    plot(curves, out / "val_ce_vs_time.png")
+    for line in checks:
+        print(line)
+    print(f"wrote {out / 'results.json'}, {out / 'RESULTS.md'}, {out / 'val_ce_vs_time.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

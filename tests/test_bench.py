@@ -1,0 +1,24 @@
+"""The leaderboard's --quick mode as a smoke test: every row, every column, the three outputs."""
+
+import json
+
+from conftest import run_script
+
+ROWS = {"unigram", "kn-3", "kn-4", "kn-5", "numpy-rnn", "classic", "classic-windows-split", "default", "default-learned"}
+FIELDS = {"name", "test_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
+          "tokens_per_second", "peak_rss_mb", "gen_ms_per_word"}
+
+
+def test_quick_leaderboard(tmp_path, corpus_csv):
+    result = run_script("-m", "bench", "--quick", "--data", str(corpus_csv), "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert {r["name"] for r in rows} == ROWS
+    for r in rows:
+        assert set(r) == FIELDS and r["test_ce"] > 0 and 0 <= r["unk_share"] <= 1
+        assert (r["gen_ms_per_word"] is None) == (r["name"] in {"unigram", "kn-3", "kn-4", "kn-5"})
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["kn-3"]["test_ce"] < by_name["unigram"]["test_ce"]
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "| default |" in table and "Vocabulary rule" in table and "## Targets" in table
+    assert (tmp_path / "val_ce_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
