@@ -25,13 +25,6 @@ from patentgen.tokenizer import detokenize
 MAX_WORDS = 10_000
 
 
-def top_p(text: str) -> float:
-    value = cli.non_negative_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be in (0, 1]")
-    return value
-
-
 def words(text: str) -> int:
     value = cli.positive_int(text)
     if value > MAX_WORDS:
@@ -47,7 +40,7 @@ def parse(argv=None):
     g.add_argument("--words", type=words, default=50, help=f"words to generate, 1 to {MAX_WORDS:,} (default: %(default)s)")
     g.add_argument("--diversity", type=cli.non_negative_float, default=0.8, help="sampling temperature; 0 is greedy (default: %(default)s)")
     g.add_argument("--top-k", type=cli.positive_int, help="draw only from the K most likely words")
-    g.add_argument("--top-p", type=top_p, help="draw only from the most likely words whose probability adds up to P")
+    g.add_argument("--top-p", type=cli.unit_interval, help="draw only from the most likely words whose probability adds up to P")
     g.add_argument("--samples", type=cli.positive_int, default=1, help="how many continuations (default: %(default)s)")
     g.add_argument("--random-seed", type=int, help="makes the output repeatable")
     g.add_argument("--sentences", type=cli.positive_int, metavar="N", help="sample N whole sentences, start to end marker, at least --min-length words (reddit-style corpora)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from patentgen import __version__, cli, corpus, runs
 from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, ROOT, SPLITS, TrainConfig, default_data
 from patentgen.errors import UserError
+from patentgen.tokenizer import UNK_ID
 
 D = TrainConfig()
 
@@ -52,6 +53,8 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     g.add_argument("--learning-rate", type=cli.non_negative_float, help="Adam learning rate; SGD's for numpy-rnn (default: 0.003; 0.005 numpy-rnn)")
     g.add_argument("--epochs", type=cli.positive_int, default=D.epochs, help="most passes over the training windows (default: %(default)s)")
     g.add_argument("--patience", type=cli.positive_int, default=D.patience, help="epochs without a better validation loss before stopping (default: %(default)s)")
+    g.add_argument("--lr-factor", type=cli.unit_interval, default=D.lr_factor, help="multiply the learning rate by this after --lr-patience epochs without a better validation loss; 1 never (default: %(default)s)")
+    g.add_argument("--lr-patience", type=cli.positive_int, default=D.lr_patience, help="epochs to wait before lowering the learning rate (default: %(default)s)")
     g.add_argument("--max-minutes", type=cli.non_negative_float, default=D.max_minutes, help="wall-clock budget for training; 0 means none (default: %(default)s)")
     g.add_argument("--seed", type=int, default=D.seed, help="random seed; the same seed repeats a run (default: %(default)s)")
     g = p.add_argument_group("output")
@@ -74,6 +77,7 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
         layers=a.layers, units=a.units or arch["units"], dropout=a.dropout,
         tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
         learning_rate=a.learning_rate or arch["learning_rate"], epochs=a.epochs, patience=a.patience,
+        lr_factor=a.lr_factor, lr_patience=a.lr_patience,
         max_minutes=a.max_minutes, seed=a.seed,
     )
     name = cfg.arch if cfg.arch == "numpy-rnn" else f"{cfg.arch}-{cfg.embeddings}"
@@ -98,8 +102,9 @@ def main(argv=None) -> int:
     for side, counts in prepared.summary().items():
         log(f"  {side:5s} " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     tokenizer = prepared.tokenizer
-    log(f"vocabulary: {len(tokenizer)} ids (min count {cfg.min_count}), <unk> share of test targets "
-        f"{(prepared.windows['test'].flat == 1).mean():.2%}")
+    test = prepared.windows["test"]
+    log(f"vocabulary: {len(tokenizer)} ids (min count {cfg.min_count}), <unk> share of full-context test targets "
+        f"{(test.flat[test.starts + cfg.window] == UNK_ID).mean():.2%}")
     matrix, coverage = None, None
     if cfg.embeddings == "glove" and cfg.arch != "numpy-rnn":
         matrix, coverage = glove_matrix(tokenizer, cfg.glove_file, cfg.seed)
@@ -140,7 +145,7 @@ def train_keras(cfg, prepared, matrix, stage, quiet):
     rows, clock = training.fit(
         model, train.dataset(cfg.arch, cfg.batch_size, True, cfg.seed),
         val.dataset(cfg.arch, cfg.batch_size, False, cfg.seed), stage, cfg.epochs, cfg.patience,
-        cfg.max_minutes or None, verbose=2 if quiet else 1,
+        cfg.max_minutes or None, verbose=2 if quiet else 1, lr_factor=cfg.lr_factor, lr_patience=cfg.lr_patience,
     )
     runs.save_model(stage, model)
     return NumpyLM(export_weights(model), cfg.arch), rows, clock.elapsed(), clock.out_of_time

@@ -40,6 +40,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def unit_interval(text: str) -> float:
+    """A number in (0, 1]."""
+    value = non_negative_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be in (0, 1]")
+    return value
+
+
 def fraction(text: str) -> float:
     value = non_negative_float(text)
     if not 0 < value < 1:

@@ -68,6 +68,8 @@ class TrainConfig:
     learning_rate: float = 3e-3
     epochs: int = 40
     patience: int = 5
+    lr_factor: float = 0.5  # multiply the learning rate by this when validation loss stalls; 1 = never
+    lr_patience: int = 1
     max_minutes: float = 15.0
     seed: int = 0
 

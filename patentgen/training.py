@@ -46,8 +46,14 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def fit(model, train_ds, val_ds, workdir: Path, epochs: int, patience: int, max_minutes: float | None, verbose=1):
-    """Train; returns (history rows, wall clock). The model ends with its best weights."""
+def fit(
+    model, train_ds, val_ds, workdir: Path, epochs: int, patience: int, max_minutes: float | None, verbose=1,
+    lr_factor: float = 1.0, lr_patience: int = 1,
+):
+    """Train; returns (history rows, wall clock). The model ends with its best weights.
+
+    With ``lr_factor`` < 1 the learning rate is multiplied by it after ``lr_patience`` epochs
+    without a better validation loss (ReduceLROnPlateau)."""
     checkpoint = workdir / "best.weights.h5"
     clock = WallClock(None if max_minutes is None else max_minutes * 60)
     callbacks = [
@@ -56,6 +62,8 @@ def fit(model, train_ds, val_ds, workdir: Path, epochs: int, patience: int, max_
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(workdir / "history.csv")),
     ]
+    if lr_factor < 1:
+        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=lr_factor, patience=lr_patience, min_lr=1e-5))
     history = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
     )

@@ -1,6 +1,7 @@
 """Training behaviour on tiny data: the loss falls, checkpoints keep the best, early stopping stops."""
 
 import numpy as np
+import pytest
 
 from patentgen.model import build_model, compile_model
 from patentgen.training import fit, seed_everything
@@ -47,3 +48,27 @@ def test_time_budget_stops_training(tmp_path):
     rows, clock = fit(model, _windows(0).dataset("lstm", 2, True, 0), _windows(1).dataset("lstm", 16, False, 0),
                       tmp_path, epochs=1000, patience=1000, max_minutes=0.05, verbose=0)
     assert clock.out_of_time and len(rows) < 1000
+
+
+def test_same_seed_same_run(tmp_path):
+    def once():
+        seed_everything(3)
+        model = compile_model(build_model(30, "lstm", embedding_dim=8, units=16, dropout=0.3), learning_rate=0.01)
+        rows, _ = fit(model, _windows(0).dataset("lstm", 16, True, 3), _windows(1).dataset("lstm", 16, False, 3),
+                      tmp_path, epochs=2, patience=5, max_minutes=None, verbose=0)
+        return [(r["loss"], r["val_loss"]) for r in rows]
+
+    assert once() == once()
+
+
+def test_learning_rate_halves_when_validation_stalls(tmp_path):
+    seed_everything(0)
+    model = compile_model(build_model(30, "lstm", embedding_dim=8, units=32), learning_rate=0.03)
+    train, val = _windows(0, n_docs=4, random=True), _windows(5, n_docs=4, random=True)
+    rows, _ = fit(model, train.dataset("lstm", 4, True, 0), val.dataset("lstm", 64, False, 0), tmp_path,
+                  epochs=8, patience=8, max_minutes=None, verbose=0, lr_factor=0.5, lr_patience=1)
+    rates = [r["learning_rate"] for r in rows]
+    assert rates[0] == pytest.approx(0.03) and min(rates) < 0.03
+    for i in range(2, len(rows)):  # the rate drops only after an epoch that did not improve
+        if rates[i] < rates[i - 1]:
+            assert rows[i - 1]["val_loss"] >= min(r["val_loss"] for r in rows[: i - 1])
