@@ -17,7 +17,6 @@ from pathlib import Path
 
 from patentgen import __version__, cli, corpus, runs
 from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, ROOT, SPLITS, TrainConfig, default_data
-from patentgen.errors import UserError
 from patentgen.tokenizer import UNK_ID
 
 D = TrainConfig()
@@ -111,11 +110,8 @@ def main(argv=None) -> int:
         log(f"GloVe: {coverage.found} of {coverage.words} words have a vector, {coverage.from_parts} more from "
             f"their hyphenated parts ({coverage.share:.1%}); the rest start random")
     trainer = train_numpy_rnn if cfg.arch == "numpy-rnn" else train_keras
-    with runs.staging(out, overwrite) as stage:
-        try:
-            lm, rows, seconds, out_of_time = trainer(cfg, prepared, matrix, stage, quiet)
-        except KeyboardInterrupt:
-            raise UserError(f"interrupted; nothing was written to {out}") from None
+    with runs.staging(out, overwrite) as stage:  # removed again if anything fails or Ctrl-C is pressed
+        lm, rows, seconds, out_of_time = trainer(cfg, prepared, matrix, stage, quiet)
         metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage)
         save_run_files(stage, cfg, prepared, metrics)
     full = metrics["test"]["full_context"]
@@ -172,6 +168,18 @@ def train_numpy_rnn(cfg, prepared, matrix, stage, quiet):
     return model, rows, seconds, cfg.max_minutes and seconds > cfg.max_minutes * 60
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM is reset by exec; ru_maxrss is not (a child
+    started by a big parent would report the parent's peak), so it is only the fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage) -> dict:
     from patentgen.evaluate import evaluate_windows
 
@@ -183,7 +191,7 @@ def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage) -> dic
         "stopped_by_time_budget": bool(out_of_time),
         "train_seconds": round(seconds, 1),
         "tokens_per_second": round(prepared.windows["train"].targets(cfg.arch) * len(rows) / seconds, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "glove_coverage": coverage.to_json() if coverage else None,
         "split": prepared.summary(),
         "history": rows,

@@ -56,9 +56,13 @@ def fraction(text: str) -> float:
 
 
 def run(main, argv=None) -> int:
-    """Call ``main(argv)``; a UserError becomes ``error: ...`` on stderr and exit status 2."""
+    """Call ``main(argv)``; a UserError becomes ``error: ...`` on stderr and exit status 2, and
+    Ctrl-C a one-line note and status 130 (run folders are only renamed into place when complete)."""
     try:
         return main(argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was left behind", file=sys.stderr)
+        return 130
