@@ -101,3 +101,18 @@ def test_missing_corrupt_and_mismatched_model_folders(tiny_run, tmp_path):
     (mismatched / "tokenizer.json").write_text(json.dumps(tok))
     result = gen(mismatched)
     assert result.returncode == 2 and "does not match its tokenizer" in result.stderr
+
+
+def test_trained_model_state_carrying_decode_equals_the_full_window(tiny_run):
+    """The shipped decode path (numpy, one step per word) against Keras on the saved model.keras."""
+    from patentgen.inference import log_softmax
+
+    model, _ = tiny_run
+    run = runs.load_inference(model)
+    keras_model = runs.load_keras(model)
+    _, ids = generation.seed_ids(run, "a neural network stores the error signal and")
+    logits, state = run.lm.next_logits(ids[:3])
+    for t in range(3, len(ids)):
+        full = np.asarray(keras_model(np.asarray([ids[:t]], np.int32), training=False))[0, -1]
+        assert np.abs(np.exp(log_softmax(logits)) - np.exp(log_softmax(full))).max() <= 1e-5
+        logits, state = run.lm.next_logits([ids[t]], state)
