@@ -51,7 +51,6 @@ def test_gradient_check_catches_a_broken_gradient(monkeypatch):
 
 
 def test_sgd_lowers_the_loss_and_halves_the_rate_when_it_rises():
-    rng = np.random.default_rng(5)
     X = [np.arange(i, i + 6) % 12 for i in range(12)]  # a learnable cycle
     Y = [(x + 1) % 12 for x in X]
     model = RNNNumpy(12, hidden_dim=8, seed=0)
