@@ -70,7 +70,7 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     cfg = TrainConfig(
         data=str(a.data or default_data()), text_column=a.text_column or kind["text_column"], corpus=a.corpus,
         split=a.split, split_seed=a.split_seed, val_share=a.val_share, test_share=a.test_share,
-        lower=not a.keep_case or embeddings == "glove", min_count=a.min_count or kind["min_count"],
+        lower=not a.keep_case, min_count=a.min_count or kind["min_count"],
         max_vocab=a.max_vocab or kind["max_vocab"], window=a.window, arch=a.arch, embeddings=embeddings,
         glove_file=a.glove_file, embedding_dim=a.embedding_dim, freeze_embeddings=a.freeze_embeddings,
         layers=a.layers, units=a.units or arch["units"], dropout=a.dropout,

@@ -126,7 +126,7 @@ def plot(curves: dict[str, list[dict]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def markdown(rows, checks, args, command, vocab_size, unk_rule) -> str:
+def markdown(rows, checks, command, vocab_size, unk_rule) -> str:
     def cell(v):
         return "" if v is None else (f"{v:.4f}" if isinstance(v, float) and abs(v) < 10 else str(v))
 
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     unk_rule = f"training words seen fewer than {cfg.min_count} times are <unk>"
-    (out / "RESULTS.md").write_text(markdown(rows, checks, args, command, len(prepared.tokenizer), unk_rule))
+    (out / "RESULTS.md").write_text(markdown(rows, checks, command, len(prepared.tokenizer), unk_rule))
     plot(curves, out / "val_ce_vs_time.png")
     for line in checks:
         print(line)

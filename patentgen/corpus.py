@@ -7,11 +7,9 @@ split of clean text into word tokens. Everything downstream sees ``list[list[str
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import html
 import io
-import json
 import re
 import sys
 import unicodedata
@@ -95,24 +93,33 @@ def train_punkt(texts: list[str]) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=8)
-def _reddit_splitters(punkt_json: str):
+_SPLITTERS: dict[int, tuple] = {}  # id(state) -> (state, sentence splitter, word splitter)
+
+
+def _reddit_splitters(state: dict):
+    cached = _SPLITTERS.get(id(state))
+    if cached is not None and cached[0] is state:
+        return cached[1:]
     from nltk.tokenize.destructive import NLTKWordTokenizer
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-    state = json.loads(punkt_json)
     params = PunktParameters()
     params.abbrev_types = set(state.get("abbrev_types", ()))
     params.collocations = {tuple(c) for c in state.get("collocations", ())}
     params.sent_starters = set(state.get("sent_starters", ()))
     for word, flags in state.get("ortho_context", {}).items():
         params.ortho_context[word] = flags
-    return PunktSentenceTokenizer(params), NLTKWordTokenizer()
+    _SPLITTERS.clear()  # one corpus at a time in practice; never grows
+    _SPLITTERS[id(state)] = (state, PunktSentenceTokenizer(params), NLTKWordTokenizer())
+    return _SPLITTERS[id(state)][1:]
+
+
+_NO_STATE: dict = {}
 
 
 def reddit_tokens(text: str, lower: bool = True, state: dict | None = None) -> list[str]:
     """Raw comment -> SENTENCE_START w1 ... SENTENCE_END for each sentence (NLTK Punkt + words)."""
-    sentences, words = _reddit_splitters(json.dumps(state or {}, sort_keys=True))
+    sentences, words = _reddit_splitters(state if state is not None else _NO_STATE)
     out: list[str] = []
     for paragraph in clean_reddit(text).split("\n"):
         for sentence in sentences.tokenize(paragraph):

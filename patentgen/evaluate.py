@@ -13,14 +13,13 @@ Both report the share of targets that are ``<unk>``. Run as
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 
 import numpy as np
 
-from .errors import UserError
+from . import cli
 from .inference import NumpyLM, log_softmax
 from .tokenizer import PAD_ID, UNK_ID
 from .windows import Windows
@@ -80,13 +79,13 @@ def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8) -> dict:
 def evaluate_windows(lm: NumpyLM, windows: Windows) -> dict:
     """Both measures over one side's windows."""
     result = {"full_context": full_context(lm, windows.flat, windows.starts, windows.window)}
-    if lm.arch not in ("classic",) and hasattr(lm, "hidden"):  # every-position models only
+    if lm.arch != "classic" and hasattr(lm, "hidden"):  # every-position models only
         result["all_positions"] = all_positions(lm, windows.chunks)
     return result
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m patentgen.evaluate", description=__doc__.split("\n")[0])
+    parser = cli.Parser(prog="python -m patentgen.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="run folder written by train.py")
     parser.add_argument("--data", help="score every document of this corpus file instead of the run's test split")
     parser.add_argument("--text-column", help="CSV column holding the text (default: the run's)")
@@ -97,19 +96,14 @@ def main(argv=None) -> int:
     from . import runs
 
     args = _parse(argv)
-    try:
-        run = runs.load_inference(args.model)
-        if args.data:
-            docs = runs.encode_file(run, args.data, args.text_column)
-        else:
-            docs = runs.split_docs(run, "test", args.text_column)
-        result = evaluate_windows(run.lm, Windows.from_docs(docs, run.config["window"]))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
+    run = runs.load_inference(args.model)
+    if args.data:
+        docs = runs.encode_file(run, args.data, args.text_column)
+    else:
+        docs = runs.split_docs(run, "test", args.text_column)
+    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(docs, run.config["window"])), indent=2))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -31,7 +31,7 @@ class Unigram:
 class _Level:
     """One order: for each context, the following words and their (raw or continuation) counts."""
 
-    def __init__(self, counts: Counter, vocab_size: int):
+    def __init__(self, counts: Counter):
         grouped: dict[tuple, list[tuple[int, float]]] = defaultdict(list)
         for gram, count in counts.items():
             grouped[gram[:-1]].append((gram[-1], count))
@@ -43,7 +43,6 @@ class _Level:
             words = np.fromiter((w for w, _ in pairs), np.int64, len(pairs))
             values = np.fromiter((c for _, c in pairs), np.float64, len(pairs))
             self.table[context] = (words, values, values.sum())
-        self.vocab_size = vocab_size
 
 
 class KneserNey:
@@ -60,7 +59,7 @@ class KneserNey:
         levels = {order: raw[order]}
         for n in range(1, order):  # continuation counts: distinct words before each n-gram
             levels[n] = Counter(gram[1:] for gram in raw[n + 1])
-        self.levels = {n: _Level(levels[n], vocab_size) for n in range(1, order + 1)}
+        self.levels = {n: _Level(levels[n]) for n in range(1, order + 1)}
 
     def distribution(self, context: tuple[int, ...]) -> np.ndarray:
         """P(. | context) over the vocabulary, (V,) summing to 1."""
@@ -74,9 +73,8 @@ class KneserNey:
             if entry is None:
                 continue  # unseen context: keep the lower-order distribution
             words, values, total = entry
-            gamma = level.discount * len(words) / total
-            lower = probs
-            probs = gamma * lower
+            gamma = level.discount * len(words) / total  # mass moved to the lower order
+            probs = gamma * probs
             probs[words] += np.maximum(values - level.discount, 0.0) / total
         return probs
 

@@ -31,9 +31,18 @@ class Prepared:
         return self.split.summary()
 
 
+def lowercase(cfg: TrainConfig) -> bool:
+    """Whether text is lowercased: asked for, or forced by GloVe, whose vocabulary is lowercase."""
+    return cfg.lower or cfg.embeddings == "glove"
+
+
+def _encode(tokenizer: Tokenizer, doc: list[str]) -> np.ndarray:
+    return np.asarray([BOS_ID] + tokenizer.tokens_to_ids(doc), np.int32)
+
+
 def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
     """Split, fit the tokenizer on the training side, encode and cut windows."""
-    lower = cfg.lower or cfg.embeddings == "glove"  # GloVe's vocabulary is lowercase
+    lower = lowercase(cfg)
     state = corpus.fit_state(cfg.corpus, texts)
     tokens = [corpus.text_tokens(text, cfg.corpus, lower, state) for text in texts]
     if sum(len(doc) for doc in tokens) <= cfg.window:
@@ -43,7 +52,7 @@ def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
         )
     if cfg.split == "windows":
         tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
-        encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(doc), np.int32) for doc in tokens]
+        encoded = [_encode(tokenizer, doc) for doc in tokens]
         train, val = windows_split(encoded, cfg.window, cfg.split_seed)
         return Prepared(texts, None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
@@ -51,8 +60,7 @@ def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
     tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
     windows = {}
     for side in SIDES:
-        encoded = [np.asarray([BOS_ID] + tokenizer.tokens_to_ids(tokens[i]), np.int32) for i in split.side(side)]
-        windows[side] = Windows.from_docs(encoded, cfg.window)
+        windows[side] = Windows.from_docs([_encode(tokenizer, tokens[i]) for i in split.side(side)], cfg.window)
     empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
     if empty:
         raise UserError(

@@ -13,6 +13,7 @@ truncation depth (4 by default), not over the vocabulary or (for truncated BPTT)
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -217,8 +218,6 @@ def train_with_sgd(
 ) -> list[SGDLog]:
     """SGD over shuffled sentences; every ``evaluate_loss_after`` epochs the loss (on loss_X/Y,
     default the training data) is logged and the learning rate halves if it rose."""
-    import time
-
     rng = np.random.default_rng(seed)
     loss_X, loss_Y = (X, Y) if loss_X is None else (loss_X, loss_Y)
     start = time.perf_counter()
@@ -239,8 +238,6 @@ def train_with_sgd(
 
 def sgd_epoch(model: RNNNumpy, X, Y, learning_rate: float, rng: np.random.Generator, deadline: float | None) -> bool:
     """One pass over the sentences in random order; False if ``deadline`` (perf_counter) passed."""
-    import time
-
     for i in rng.permutation(len(Y)):
         model.sgd_step(X[i], Y[i], learning_rate)
         if deadline is not None and time.perf_counter() > deadline:
@@ -262,8 +259,6 @@ def fit(
     """SGD epochs with the validation loss after each (the rate halves when it rises), early
     stopping after ``patience`` epochs without a better loss; the model ends with its best
     parameters. Returns one row per epoch."""
-    import time
-
     X, Y = [x for x, _ in train], [y for _, y in train]
     vX, vY = [x for x, _ in val], [y for _, y in val]
     rng = np.random.default_rng(seed)
