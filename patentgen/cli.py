@@ -66,3 +66,17 @@ def run(main, argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was left behind", file=sys.stderr)
         return 130
+
+
+def add_game_flags(p: argparse.ArgumentParser) -> None:
+    """The flags game.py and serve.py share: which run, which corpus, which results file, rounds."""
+    from .config import DEFAULT_MODEL_DIR
+    from .game import Rules
+    from .results import default_path
+
+    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="run folder (default: the shipped model, %(default)s)")
+    p.add_argument("--data", help="the corpus the model was trained on (default: the path the run recorded, then data/)")
+    p.add_argument("--db", default=str(default_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
+    g = p.add_argument_group("rounds")
+    g.add_argument("--seed-words", type=positive_int, default=Rules.seed_words, help="words of the real abstract shown as the seed (default: %(default)s)")
+    g.add_argument("--random-seed", type=int, help="makes the rounds repeatable")

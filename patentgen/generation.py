@@ -14,7 +14,7 @@ import numpy as np
 from . import corpus, sampling
 from .errors import UserError
 from .runs import Run
-from .tokenizer import BOS_ID, RESERVED, detokenize
+from .tokenizer import BOS_ID, RESERVED, detokenize, ends_sentence
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,9 @@ class Continuation:
 
     def text(self, run: Run, with_seed: bool = True) -> str:
         """For people: punctuation attached, sentences capitalised."""
-        return detokenize((self.seed_words if with_seed else []) + self.words(run), capitalize=True)
+        if with_seed:
+            return detokenize(self.seed_words + self.words(run), capitalize=True)
+        return detokenize(self.words(run), capitalize=True, sentence_start=ends_sentence(self.seed_words))
 
 
 def seed_ids(run: Run, seed: str | list[str]) -> tuple[list[str], list[int]]:

@@ -109,10 +109,16 @@ class Tokenizer:
             raise UserError(f"cannot read tokenizer {path} ({err}); retrain the run or pick another --model") from None
 
 
-def detokenize(words: list[str], capitalize: bool = False) -> str:
-    """Join tokens into text: no space before ``. , ; ?``; optionally capitalise sentence starts."""
+def ends_sentence(words: list[str]) -> bool:
+    """Whether the next word after ``words`` starts a sentence."""
+    return not words or words[-1] in _SENTENCE_END or words[-1] in corpus.SENTENCE_MARKERS
+
+
+def detokenize(words: list[str], capitalize: bool = False, sentence_start: bool = True) -> str:
+    """Join tokens into text: no space before ``. , ; ?``; optionally capitalise sentence starts
+    (the first word too, unless ``sentence_start`` is False: a continuation mid-sentence)."""
     out: list[str] = []
-    start = True
+    start = sentence_start
     for word in words:
         if word in corpus.SENTENCE_MARKERS:
             start = True

@@ -60,10 +60,10 @@ def glove_txt(tmp_path_factory) -> Path:
     return path
 
 
-def run_script(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a project script in a subprocess from the repository root."""
+def run_script(*args: str, timeout: int = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run a project script in a subprocess from the repository root, ``stdin`` as its input."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 TINY_TRAIN = ["--epochs", "2", "--units", "8", "--window", "10", "--batch-size", "8", "--quiet"]
@@ -76,3 +76,15 @@ def tiny_run(tmp_path_factory, corpus_csv, glove_txt):
     result = run_script("train.py", "--data", str(corpus_csv), "--glove-file", str(glove_txt), "--out", str(out), *TINY_TRAIN)
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+GAME_RULES = {"seed_words": 10, "min_words": 30, "max_words": 40}  # the fixture abstracts are ~70 words
+
+
+@pytest.fixture(scope="session")
+def tiny_game(tiny_run, corpus_csv):
+    """(loaded run, a Game over its test abstracts) for the game and web tests."""
+    from patentgen import game, runs
+
+    run = runs.load_inference(tiny_run[0])
+    return run, game.from_run(run, game.Rules(**GAME_RULES), str(corpus_csv))

@@ -1,0 +1,76 @@
+"""End to end in a real headless Chromium (Debian's package, driven by Playwright): start
+serve.py on a free port, play one round by clicking, see the reveal and the score, save a
+screenshot. Skipped only where /usr/bin/chromium is missing and PATENTGEN_REQUIRE_BROWSER is not
+set; CI installs Chromium and sets it, so there the test cannot be skipped."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import GAME_RULES, ROOT
+
+CHROMIUM = Path(os.environ.get("PATENTGEN_CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.exists() and not os.environ.get("PATENTGEN_REQUIRE_BROWSER"):
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)", allow_module_level=True)
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tiny_run, corpus_csv, tmp_path):
+    port = free_port()
+    args = ["serve.py", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(tmp_path / "g.sqlite3"), "--port", str(port), "--seed-words", str(GAME_RULES["seed_words"])]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/stats", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"serve.py did not start: {proc.stdout.read()}")
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_play_one_round_by_clicking(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shot = tmp_path / "round.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)  # Playwright gives it a fresh temporary profile
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            page.wait_for_selector("#option-3")
+            assert page.text_content("#score") == "Score: 0 of 0"
+            assert page.is_hidden("#reveal")
+            page.click("#option-2")
+            page.wait_for_selector("#reveal:not([hidden])")
+            verdict = page.text_content("#verdict")
+            assert verdict.startswith("Right!") or verdict.startswith("Wrong: the human text was option")
+            assert page.text_content("#score") == f"Score: {int(verdict.startswith('Right!'))} of 1"
+            labels = page.locator(".option .label").all_text_contents()
+            assert labels.count("human") == 1 and sum(label.startswith("model, diversity") for label in labels) == 2
+            page.wait_for_function("document.getElementById('stats').textContent.includes('1 rounds played')")
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    data = shot.read_bytes()
+    assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"

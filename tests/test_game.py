@@ -1,0 +1,130 @@
+"""Game rounds: test-split abstracts only, uniform placement of the human text, a right reveal,
+and the terminal program (game.py) on piped input."""
+
+import sqlite3
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from conftest import GAME_RULES, run_script
+from patentgen import game, runs
+from patentgen.errors import UserError
+
+
+def stub_game(n_docs=5, length=100, rules=game.Rules()):
+    docs = {10 + i: [f"w{i}_{k}" for k in range(length)] for i in range(n_docs)}
+    calls = []
+
+    def sample(seed, n, diversity, rng):
+        calls.append((tuple(seed), n, diversity))
+        return ["model"] * n
+
+    return game.Game(docs, sample, rules), docs, calls
+
+
+def test_human_option_is_uniformly_placed():
+    play, _, _ = stub_game()
+    rng = np.random.default_rng(0)
+    places = Counter(play.new_round(rng).human for _ in range(3000))
+    assert set(places) == {1, 2, 3}
+    for count in places.values():  # expected 1000 each; 4 standard deviations is 103
+        assert abs(count - 1000) < 103, places
+
+
+def test_round_has_one_human_two_model_options_of_equal_length():
+    play, docs, calls = stub_game(rules=game.Rules(seed_words=50, min_words=30, max_words=50))
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        calls.clear()
+        rnd = play.new_round(rng)
+        tokens = docs[rnd.doc_id]
+        assert 30 <= rnd.n_words <= 50
+        assert rnd.seed == game.display(tokens[:50])
+        human = rnd.options[rnd.human - 1]
+        assert human.text == game.display(tokens[50 : 50 + rnd.n_words], tokens[:50]) and human.diversity is None
+        models = [o for o in rnd.options if o.source == game.MODEL]
+        assert len(models) == 2 and all(o.text == game.display(["model"] * rnd.n_words, tokens[:50]) for o in models)
+        assert all(0.5 <= o.diversity <= 1.25 for o in models)
+        assert [c[:2] for c in calls] == [(tuple(tokens[:50]), rnd.n_words)] * 2
+        assert sorted(c[2] for c in calls) == sorted(o.diversity for o in models)
+
+
+def test_short_documents_give_short_but_equal_continuations_and_too_short_ones_are_skipped():
+    play, _, _ = stub_game(length=85)
+    assert all(play.new_round(np.random.default_rng(s)).n_words <= 35 for s in range(20))
+    with pytest.raises(UserError, match="no test abstract"):
+        stub_game(length=79)
+
+
+def test_reveal_says_right_or_wrong_and_which_was_which():
+    play, _, _ = stub_game()
+    rnd = play.new_round(np.random.default_rng(2))
+    for choice in (1, 2, 3):
+        reveal = rnd.reveal(choice)
+        assert reveal.correct == (choice == rnd.human)
+        data = reveal.to_json()
+        assert data["human_option"] == rnd.human and data["choice"] == choice
+        assert [o["source"] for o in data["options"]].count("human") == 1
+        assert data["options"][rnd.human - 1]["diversity"] is None
+    for bad in (0, 4, True, "2", 1.0):
+        with pytest.raises(UserError, match="1, 2 or 3"):
+            rnd.reveal(bad)
+
+
+def test_public_view_hides_the_answer():
+    play, _, _ = stub_game()
+    rnd = play.new_round(np.random.default_rng(3))
+    public = rnd.public()
+    assert set(public) == {"id", "seed", "options", "n_words"}
+    assert all(isinstance(o, str) for o in public["options"])
+    assert "human" not in str(public) and "diversity" not in str(public)
+
+
+def test_rounds_come_from_the_test_split_only(tiny_game, corpus_csv):
+    run, play = tiny_game
+    test_ids = set(runs.split_indices(run, "test"))
+    assert play.ids and set(play.ids) <= test_ids
+    assert not set(play.ids) & set(runs.split_indices(run, "train") + runs.split_indices(run, "val"))
+    texts = runs.corpus_texts(run, str(corpus_csv))
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        rnd = play.new_round(rng)
+        tokens = run.tokenizer.text_to_tokens(texts[rnd.doc_id])
+        assert rnd.seed == game.display(tokens[:10])
+        assert rnd.options[rnd.human - 1].text == game.display(tokens[10 : 10 + rnd.n_words], tokens[:10])
+
+
+def play_cli(tiny_run, corpus_csv, db, stdin, *extra):
+    args = ["--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(db), "--seed-words", str(GAME_RULES["seed_words"]), *extra]
+    return run_script("game.py", *args, stdin=stdin)
+
+
+def test_terminal_game_reprompts_scores_quits_and_stores(tiny_run, corpus_csv, tmp_path):
+    db = tmp_path / "game.sqlite3"
+    result = play_cli(tiny_run, corpus_csv, db, "maybe\n4\n1\n2\nq\n", "--random-seed", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("is not an option") == 2
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0] == 3  # the third was dealt, then q
+        guesses = conn.execute("SELECT choice, correct FROM guesses ORDER BY created").fetchall()
+    assert [g[0] for g in guesses] == [1, 2]
+    right = sum(g[1] for g in guesses)
+    assert f"score: {guesses[0][1]} of 1" in result.stdout and f"final score: {right} of 2" in result.stdout
+    stats = play_cli(tiny_run, corpus_csv, db, "", "--stats")
+    assert stats.returncode == 0 and "rounds dealt 3, played 2" in stats.stdout
+
+
+def test_terminal_game_stops_cleanly_at_end_of_input_and_after_rounds(tiny_run, corpus_csv, tmp_path):
+    result = play_cli(tiny_run, corpus_csv, tmp_path / "a.sqlite3", "")
+    assert result.returncode == 0, result.stderr
+    assert "final score: 0 of 0" in result.stdout and not result.stderr
+    result = play_cli(tiny_run, corpus_csv, tmp_path / "b.sqlite3", "1\n2\n3\n", "--rounds", "2")
+    assert result.returncode == 0 and "final score:" in result.stdout and " of 2;" in result.stdout
+
+
+def test_terminal_game_without_its_corpus_says_where_to_put_it(tiny_run, tmp_path):
+    result = run_script("game.py", "--model", str(tiny_run[0]), "--data", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "g.sqlite3"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "not found" in result.stderr and "--data" in result.stderr
+    assert "Traceback" not in result.stderr
