@@ -10,19 +10,23 @@ training -> evaluation -> run folder. Every flag's default lives in patentgen/co
 
 from __future__ import annotations
 
+import argparse
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
 
-from patentgen import __version__, cli, corpus, runs
-from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, ROOT, SPLITS, TrainConfig, default_data
+from patentgen import __version__, cli, corpus, resume, runs
+from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, RESUMABLE_CHANGES, ROOT, SPLITS, TrainConfig, default_data
+from patentgen.distribute import STRATEGIES
+from patentgen.errors import Interrupted, UserError
 from patentgen.tokenizer import UNK_ID
 
 D = TrainConfig()
 
 
-def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
+def parse(argv=None) -> tuple[TrainConfig, Path, argparse.Namespace]:
     p = cli.Parser(prog="train.py", description=__doc__.split("\n")[0])
     g = p.add_argument_group("data")
     g.add_argument("--data", help=f"corpus: CSV with a text column or .txt, one document per line (default: {default_data()})")
@@ -56,6 +60,12 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
     g.add_argument("--lr-patience", type=cli.positive_int, default=D.lr_patience, help="epochs to wait before lowering the learning rate (default: %(default)s)")
     g.add_argument("--max-minutes", type=cli.non_negative_float, default=D.max_minutes, help="wall-clock budget for training; 0 means none (default: %(default)s)")
     g.add_argument("--seed", type=int, default=D.seed, help="random seed; the same seed repeats a run (default: %(default)s)")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run of --out after its last completed epoch (same settings)")
+    g = p.add_argument_group("devices")
+    g.add_argument("--strategy", default=D.strategy, choices=STRATEGIES, help="tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for several machines (TF_CONFIG); --batch-size stays global (default: %(default)s)")
+    g.add_argument("--allow-fallback", action="store_true", help="with --strategy mirrored on a single device, train on it instead of stopping")
+    g.add_argument("--cpu-devices", type=cli.positive_int, help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
+    g.add_argument("--mixed-precision", action="store_true", help="mixed_float16 compute with float32 weights and logits (for GPUs)")
     g = p.add_argument_group("output")
     g.add_argument("--out", help="run folder (default: models/<arch>-<embeddings>)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -77,11 +87,14 @@ def parse(argv=None) -> tuple[TrainConfig, Path, bool, bool]:
         tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
         learning_rate=a.learning_rate or arch["learning_rate"], epochs=a.epochs, patience=a.patience,
         lr_factor=a.lr_factor, lr_patience=a.lr_patience,
-        max_minutes=a.max_minutes, seed=a.seed,
+        max_minutes=a.max_minutes, seed=a.seed, strategy=a.strategy, mixed_precision=a.mixed_precision,
     )
+    if cfg.arch == "numpy-rnn" and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices):
+        p.error("--resume, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures (lstm, classic), not numpy-rnn")
     name = cfg.arch if cfg.arch == "numpy-rnn" else f"{cfg.arch}-{cfg.embeddings}"
     out = Path(a.out) if a.out else ROOT / "models" / (name if cfg.corpus == "patents" else f"{cfg.corpus}-{name}")
-    return cfg, out, a.overwrite, a.quiet
+    a.out = out
+    return cfg, out, a
 
 
 def log(message: str) -> None:
@@ -90,9 +103,10 @@ def log(message: str) -> None:
 
 def main(argv=None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
-    cfg, out, overwrite, quiet = parse(argv)
-    runs.check_destination(out, overwrite)
-    from patentgen import pipeline
+    cfg, out, a = parse(argv)
+    from patentgen import distribute, pipeline
+
+    runs.check_stage(out, a.overwrite, a.resume, distribute.worker_index(cfg.strategy))  # cheap checks first
     from patentgen.embeddings import glove_matrix
 
     texts = corpus.read_texts(cfg.data, cfg.text_column)
@@ -109,11 +123,33 @@ def main(argv=None) -> int:
         matrix, coverage = glove_matrix(tokenizer, cfg.glove_file, cfg.seed)
         log(f"GloVe: {coverage.found} of {coverage.words} words have a vector, {coverage.from_parts} more from "
             f"their hyphenated parts ({coverage.share:.1%}); the rest start random")
-    trainer = train_numpy_rnn if cfg.arch == "numpy-rnn" else train_keras
-    with runs.staging(out, overwrite) as stage:  # removed again if anything fails or Ctrl-C is pressed
-        lm, rows, seconds, out_of_time = trainer(cfg, prepared, matrix, stage, quiet)
-        metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage)
-        save_run_files(stage, cfg, prepared, metrics)
+    setup = None
+    if cfg.arch != "numpy-rnn":  # before TensorFlow touches its devices (the data stages do not)
+        setup = distribute.make(cfg.strategy, a.allow_fallback, a.cpu_devices)
+        for note in setup.notes + ((distribute.set_precision(True),) if cfg.mixed_precision else ()):
+            if note:
+                log(f"note: {note}")
+    worker, chief = (setup.worker, setup.chief) if setup else (0, True)
+    try:
+        with runs.staging(out, a.overwrite, a.resume, worker, commit=chief) as stage:  # out is only ever replaced whole
+            check_settings(stage, cfg, a.resume)
+            if setup:
+                lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume)
+            else:
+                lm, rows, seconds, out_of_time = train_numpy_rnn(cfg, prepared, stage)
+            if not chief:
+                log(f"worker {worker}: done; worker 0 writes {out}")
+                return 0
+            metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage)
+            save_run_files(stage, cfg, prepared, metrics)
+    except KeyboardInterrupt:
+        stage = runs.partial_folder(out, worker)
+        if resume.has_backup(stage):
+            again = list(sys.argv[1:] if argv is None else argv)
+            again += [] if "--resume" in again else ["--resume"]
+            raise Interrupted(f"stopped during training; {resume.describe(stage)} kept in {stage}; "
+                              f"continue with: python train.py {shlex.join(again)}") from None
+        raise
     full = metrics["test"]["full_context"]
     log(f"saved {out}: {len(rows)} epochs in {seconds:.0f} s; test at {cfg.window}-word context: "
         f"CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, top-5 {full['top5']:.1%}, "
@@ -121,33 +157,57 @@ def main(argv=None) -> int:
     return 0
 
 
-def train_keras(cfg, prepared, matrix, stage, quiet):
-    """Build, compile and fit the Keras model; save model.keras and weights.npz into ``stage``."""
-    import tensorflow as tf
+def settings(cfg: TrainConfig) -> dict:
+    return {**cfg.to_json(), "data": str(Path(cfg.data).resolve())}
 
-    from patentgen import training
+
+def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
+    """A fresh run records its settings; a resumed one must match them."""
+    path = stage / "settings.json"
+    if not resuming:
+        runs.write_json(path, settings(cfg))
+        return
+    saved, now = runs.read_json(path), settings(cfg)
+    changed = [f"{k} {saved.get(k)!r} (saved) vs {v!r} (now)" for k, v in now.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        raise UserError(f"--resume: the settings differ from the interrupted run's: {'; '.join(changed)}; "
+                        "resume with the same flags, or start again with --overwrite instead of --resume")
+
+
+def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run):
+    """Build, compile and fit the Keras model under the strategy; save model.keras and
+    weights.npz into ``stage``."""
+    from patentgen import distribute, training
     from patentgen.inference import NumpyLM
     from patentgen.model import build_model, compile_model, export_weights
 
-    log(f"devices: {', '.join(d.name for d in tf.config.list_logical_devices())}")
+    per_replica = f" ({cfg.batch_size / setup.replicas:g} per replica)" if setup.replicas > 1 else ""
+    log(f"devices: {distribute.devices()}; strategy {setup.name}, {setup.replicas} replica(s), "
+        f"global batch {cfg.batch_size}{per_replica}" + ("; mixed precision" if cfg.mixed_precision else ""))
     training.seed_everything(cfg.seed)
-    model = build_model(
-        len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
-        cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
+    schedule = training.Schedule(
+        cfg.epochs, cfg.patience, cfg.batch_size, cfg.seed, cfg.max_minutes or None, cfg.lr_factor, cfg.lr_patience
     )
-    compile_model(model, cfg.learning_rate)
-    log(f"model: {cfg.arch}, {model.count_params():,} parameters")
-    train, val = prepared.windows["train"], prepared.windows["val"]
-    rows, clock = training.fit(
-        model, train.dataset(cfg.arch, cfg.batch_size, True, cfg.seed),
-        val.dataset(cfg.arch, cfg.batch_size, False, cfg.seed), stage, cfg.epochs, cfg.patience,
-        cfg.max_minutes or None, verbose=2 if quiet else 1, lr_factor=cfg.lr_factor, lr_patience=cfg.lr_patience,
-    )
-    runs.save_model(stage, model)
+    with setup.strategy.scope():
+        model = build_model(
+            len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
+            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
+        )
+        compile_model(model, cfg.learning_rate)
+        distribute.adopt(model, setup)
+        log(f"model: {cfg.arch}, {model.count_params():,} parameters")
+        if resume_run:
+            log(f"resuming from {resume.describe(stage)} in {stage}")
+        rows, clock = training.fit(
+            model, prepared.windows["train"], prepared.windows["val"], cfg.arch, stage, schedule,
+            verbose=2 if quiet else 1, resume_run=resume_run,
+        )
+    if setup.chief:
+        runs.save_model(stage, model)
     return NumpyLM(export_weights(model), cfg.arch), rows, clock.elapsed(), clock.out_of_time
 
 
-def train_numpy_rnn(cfg, prepared, matrix, stage, quiet):
+def train_numpy_rnn(cfg, prepared, stage):
     """SGD with truncated BPTT on the training chunks; save weights.npz into ``stage``."""
     from patentgen import rnn_numpy
 

@@ -59,11 +59,12 @@ def main() -> None:
     training.seed_everything(cfg.seed)
     model = compile_model(build_model(len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, True, cfg.layers,
                                       cfg.units, cfg.dropout, cfg.tie_embeddings), cfg.learning_rate)
-    val = prepared.windows["val"].dataset(cfg.arch, cfg.batch_size, False, cfg.seed)
+    val = prepared.windows["val"].dataset(cfg.arch, cfg.batch_size)
     probe = Probe(val, a.every, a.target)
     clock = training.WallClock(a.max_minutes * 60)
-    model.fit(prepared.windows["train"].dataset(cfg.arch, cfg.batch_size, True, cfg.seed), epochs=cfg.epochs,
-              callbacks=[probe, clock], verbose=0, shuffle=False)
+    train = prepared.windows["train"]
+    model.fit(train.dataset(cfg.arch, cfg.batch_size, cfg.seed, 0, cfg.epochs), epochs=cfg.epochs,
+              steps_per_epoch=train.steps(cfg.arch, cfg.batch_size), callbacks=[probe, clock], verbose=0)
     if probe.reached is None:
         print(f"not reached within {a.max_minutes} min of training (best {min(c[2] for c in probe.curve):.4f})")
     else:

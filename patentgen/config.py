@@ -19,6 +19,8 @@ DEFAULT_MODEL_DIR = ROOT / "models" / "default"
 ARCHES = ("lstm", "classic", "numpy-rnn")
 EMBEDDINGS = ("glove", "learned")
 SPLITS = ("grouped", "windows")
+# Settings that may change when an interrupted run is resumed (the hardware, the time budget).
+RESUMABLE_CHANGES = ("strategy", "max_minutes")
 
 
 # Defaults that depend on the architecture or the corpus kind (applied where a flag is not given).
@@ -72,6 +74,9 @@ class TrainConfig:
     lr_patience: int = 1
     max_minutes: float = 15.0
     seed: int = 0
+    # devices
+    strategy: str = "default"  # default | mirrored | multiworker (tf.distribute); batch_size stays global
+    mixed_precision: bool = False  # mixed_float16 compute, float32 variables and logits
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -1,5 +1,10 @@
-"""The one exception type the scripts turn into a one-line message and exit status 2."""
+"""The exception types the scripts turn into a one-line message: UserError (exit status 2) and
+Interrupted (Ctrl-C with something worth saying, exit status 130)."""
 
 
 class UserError(Exception):
     """Bad input from the user: the message says what is wrong and what to do."""
+
+
+class Interrupted(Exception):
+    """Stopped by Ctrl-C; the message says what was kept and how to continue."""

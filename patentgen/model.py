@@ -67,6 +67,13 @@ def _set_embeddings(model: keras.Model, matrix: np.ndarray | None) -> keras.Mode
     return model
 
 
+def _float32(logits):
+    """Under mixed precision, logits (and so the softmax in the loss) are cast back to float32."""
+    if keras.mixed_precision.global_policy().compute_dtype == "float32":
+        return logits
+    return layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
+
+
 def build_model(
     vocab_size: int,
     arch: str = "lstm",
@@ -88,7 +95,7 @@ def build_model(
         x = layers.Dense(CLASSIC_DENSE, activation="relu", name="dense")(x)  # (B, 128)
         x = layers.Dropout(CLASSIC_DROPOUT)(x)
         logits = layers.Dense(vocab_size, name="output")(x)  # (B, V)
-        return _set_embeddings(keras.Model(ids, logits, name="classic"), matrix)
+        return _set_embeddings(keras.Model(ids, _float32(logits), name="classic"), matrix)
     tied = tie and trainable_embeddings
     embedding = _embedding(vocab_size, embedding_dim, trainable_embeddings, tied=tied)
     x = embedding(ids)  # (B, T, E)
@@ -101,7 +108,7 @@ def build_model(
         logits = embedding(x, reverse=True)  # (B, T, V)
     else:
         logits = layers.Dense(vocab_size, name="output")(x)  # (B, T, V)
-    return _set_embeddings(keras.Model(ids, logits, name="lstm"), matrix)
+    return _set_embeddings(keras.Model(ids, _float32(logits), name="lstm"), matrix)
 
 
 def compile_model(model: keras.Model, learning_rate: float, clipnorm: float | None = 1.0) -> keras.Model:

@@ -10,9 +10,10 @@ Owns the layout on disk, atomic writing and checked loading:
     metrics.json     evaluation figures and training time
     history.csv      one row per epoch
 
-A run is written into a hidden staging folder beside its destination and renamed into place
-only when complete, so an interrupted run never leaves a half-written model, and an existing
-run is replaced only with ``overwrite``.
+A run is written into a hidden staging folder beside its destination (``.NAME.partial``) and
+renamed into place only when complete, so an interrupted run never leaves a half-written model,
+and an existing run is replaced only with ``overwrite``. While training, the staging folder also
+holds the backup that ``--resume`` continues from.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus
+from . import corpus, resume
 from .errors import UserError
 from .inference import NumpyLM
 from .rnn_numpy import RNNNumpy
@@ -54,19 +55,57 @@ def check_destination(out: Path, overwrite: bool) -> None:
         raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
 
 
-@contextlib.contextmanager
-def staging(out: Path, overwrite: bool):
-    """Yield an empty staging folder; on success it replaces ``out``, on failure it is removed."""
+RESUME_STATE = ("backup", "best.weights.h5", "settings.json")  # in the staging folder until the run is complete
+
+
+def partial_folder(out: Path, worker: int = 0) -> Path:
+    """Where a run is staged (and where an interrupted run waits for --resume)."""
+    return out.parent / (f".{out.name}.partial" if worker == 0 else f".{out.name}.worker-{worker}.partial")
+
+
+def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0) -> Path:
+    """The staging folder, after checking that ``--resume`` has something to resume and that a
+    fresh run would not throw an interrupted one away; creates nothing."""
     check_destination(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    stage = partial_folder(out, worker)
+    if resume_run and not resume.has_backup(stage):
+        raise UserError(f"nothing to resume for {out}: no completed epoch is saved in {stage}; run without --resume")
+    if not resume_run and resume.has_backup(stage) and not overwrite:
+        raise UserError(f"an interrupted run of {out} is saved in {stage} ({resume.describe(stage)}); "
+                        "add --resume to continue it, or --overwrite to start again")
+    return stage
+
+
+def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int) -> Path:
+    stage = check_stage(out, overwrite, resume_run, worker)
+    if resume_run:
+        return stage
     shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
+    stage.mkdir(parents=True)
+    return stage
+
+
+@contextlib.contextmanager
+def staging(out: Path, overwrite: bool, resume_run: bool = False, worker: int = 0, commit: bool = True):
+    """Yield the staging folder: an empty one, or with ``resume_run`` the interrupted run's.
+
+    On success the resume state is dropped and the folder replaces ``out`` (or, with ``commit``
+    False, for a helper worker of a multi-worker run, is removed). On failure or Ctrl-C it is
+    kept if it holds a completed epoch to resume from, and removed otherwise: ``out`` itself is
+    never half-written."""
+    stage = _open_stage(out, overwrite, resume_run, worker)
     try:
         yield stage
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if not resume.has_backup(stage):
+            shutil.rmtree(stage, ignore_errors=True)
         raise
+    if not commit:
+        shutil.rmtree(stage, ignore_errors=True)
+        return
+    for name in RESUME_STATE:
+        path = stage / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         os.replace(out, old)

@@ -1,24 +1,48 @@
-"""Training stage: fit a compiled Keras model with checkpoints, early stopping and a time budget.
+"""Training stage: fit a compiled Keras model with checkpoints, early stopping, a time budget,
+a backup after every epoch for ``--resume``, and a clean stop on Ctrl-C.
 
 Owns the training loop policy: Adam (in ``model.compile_model``), ModelCheckpoint of the best
-validation loss, EarlyStopping that restores the best weights, a wall-clock budget, a CSV log
-and a per-epoch history with elapsed seconds (for the cross-entropy-vs-time plots).
+validation loss (loaded at the end), EarlyStopping, an optional ReduceLROnPlateau, a wall-clock
+budget, a per-epoch history with elapsed seconds, and the epoch-exact resume (``resume.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import signal
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
+from . import resume
+from .windows import Windows
+
+BACKUP, BEST = "backup", "best.weights.h5"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int
+    patience: int
+    batch_size: int = 64
+    seed: int = 0  # decides each epoch's batch order, with the epoch number
+    max_minutes: float | None = None
+    lr_factor: float = 1.0  # < 1: ReduceLROnPlateau multiplies the rate by it
+    lr_patience: int = 1
+
 
 class WallClock(keras.callbacks.Callback):
-    """Adds ``seconds`` (since training began) to each epoch's logs; stops past ``budget_s``."""
+    """Adds ``seconds`` (training time, earlier sessions included) to each epoch's logs; stops
+    past ``budget_s``."""
 
-    def __init__(self, budget_s: float | None):
+    def __init__(self, budget_s: float | None, offset: float = 0.0):
         super().__init__()
         self.budget_s = budget_s
+        self.offset = offset
         self.start = time.perf_counter()
         self.out_of_time = False
 
@@ -26,7 +50,7 @@ class WallClock(keras.callbacks.Callback):
         self.start = time.perf_counter()
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.offset + time.perf_counter() - self.start
 
     def on_train_batch_end(self, batch, logs=None):
         if self.budget_s is not None and self.elapsed() > self.budget_s:
@@ -38,6 +62,54 @@ class WallClock(keras.callbacks.Callback):
             logs["seconds"] = round(self.elapsed(), 2)
 
 
+class StopOnSignal(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the next batch boundary once ``flag`` is set (by SIGINT), so
+    the interrupted epoch is dropped before any callback records it."""
+
+    def __init__(self, flag: threading.Event):
+        super().__init__()
+        self.flag = flag
+
+    def _check(self, *_, **__):
+        if self.flag.is_set():
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = _check
+
+
+@contextlib.contextmanager
+def sigint_flag():
+    """While inside, Ctrl-C sets the yielded Event instead of raising wherever TensorFlow is."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Backup(keras.callbacks.Callback):
+    """After each epoch (and after the callbacks before it updated their state): the history row
+    and a snapshot in ``folder``. On resume, gives the callbacks back their saved state."""
+
+    def __init__(self, folder: Path, clock: WallClock, tracked: dict, snap: resume.Snapshot):
+        super().__init__()
+        self.folder, self.clock, self.tracked, self.snap = folder, clock, tracked, snap
+
+    def on_train_begin(self, logs=None):
+        resume.restore_callbacks(self.tracked, self.snap.callbacks)  # they reset in on_train_begin
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.snap.rows.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        self.snap.epoch, self.snap.seconds = epoch + 1, self.clock.elapsed()
+        self.snap.finished = bool(self.model.stop_training)
+        self.snap.callbacks = {name: resume.callback_state(cb) for name, cb in self.tracked.items()}
+        resume.save(self.folder, self.model, self.snap)
+
+
 def seed_everything(seed: int) -> None:
     """Python, numpy and TensorFlow seeds, and deterministic TensorFlow ops."""
     import tensorflow as tf
@@ -46,31 +118,37 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def fit(
-    model, train_ds, val_ds, workdir: Path, epochs: int, patience: int, max_minutes: float | None, verbose=1,
-    lr_factor: float = 1.0, lr_patience: int = 1,
-):
-    """Train; returns (history rows, wall clock). The model ends with its best weights.
+def write_history(path: Path, rows: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, keys)
+        writer.writeheader()
+        writer.writerows(rows)
 
-    With ``lr_factor`` < 1 the learning rate is multiplied by it after ``lr_patience`` epochs
-    without a better validation loss (ReduceLROnPlateau)."""
-    checkpoint = workdir / "best.weights.h5"
-    clock = WallClock(None if max_minutes is None else max_minutes * 60)
-    callbacks = [
-        clock,
-        keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True, save_weights_only=True),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(workdir / "history.csv")),
-    ]
-    if lr_factor < 1:
-        callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=lr_factor, patience=lr_patience, min_lr=1e-5))
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=False
-    )
-    if checkpoint.exists():
-        model.load_weights(checkpoint)
-        checkpoint.unlink()
-    rows = [
-        {"epoch": i + 1, **{k: float(v[i]) for k, v in history.history.items()}} for i in range(len(history.epoch))
-    ]
-    return rows, clock
+
+def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule: Schedule, verbose=1, resume_run: bool = False):
+    """Train in ``workdir`` (the run's staging folder); returns (history rows, wall clock). The
+    model ends with its best weights. With ``resume_run`` it first loads ``workdir/backup`` and
+    continues after its last completed epoch, as if never interrupted."""
+    s = schedule
+    snap = resume.load(workdir / BACKUP, model) if resume_run else resume.Snapshot()
+    clock = WallClock(None if s.max_minutes is None else s.max_minutes * 60, snap.seconds)
+    tracked = {
+        "checkpoint": keras.callbacks.ModelCheckpoint(workdir / BEST, monitor="val_loss", save_best_only=True, save_weights_only=True),
+        "early_stopping": keras.callbacks.EarlyStopping(monitor="val_loss", patience=s.patience),
+    }
+    if s.lr_factor < 1:
+        tracked["lr"] = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=s.lr_factor, patience=s.lr_patience, min_lr=1e-5)
+    if snap.epoch < s.epochs and not snap.finished:
+        with sigint_flag() as flag:
+            callbacks = [StopOnSignal(flag), clock, *tracked.values(), Backup(workdir / BACKUP, clock, tracked, snap)]
+            model.fit(
+                train.dataset(arch, s.batch_size, s.seed, snap.epoch, s.epochs), steps_per_epoch=train.steps(arch, s.batch_size),
+                validation_data=val.dataset(arch, s.batch_size), epochs=s.epochs, initial_epoch=snap.epoch,
+                callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles, per epoch
+            )
+    if (workdir / BEST).exists():
+        model.load_weights(workdir / BEST)
+    clock.out_of_time = clock.out_of_time or (s.max_minutes is not None and snap.seconds > s.max_minutes * 60)
+    write_history(workdir / "history.csv", snap.rows)
+    return snap.rows, clock

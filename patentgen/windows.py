@@ -45,29 +45,51 @@ def count_targets(chunks: np.ndarray) -> int:
     return int((chunks[:, 1:] != PAD_ID).sum())
 
 
-def _batches(ds, size: int, batch_size: int, shuffle: bool, seed: int):
-    if shuffle:
-        ds = ds.shuffle(size, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size)
+def _rows(n: int, batch_size: int, seed: int | None, first_epoch: int, epochs: int):
+    """Batches of row indices (B,) int64: in order (``seed`` None, one pass), or reshuffled for
+    every epoch from ``first_epoch`` to ``epochs`` - 1 in one stream. An epoch's order depends
+    only on (seed, epoch), so training resumed at epoch k sees exactly the batches it would
+    have seen without the interruption."""
+    import tensorflow as tf
+
+    if seed is None:
+        return tf.data.Dataset.range(n).batch(batch_size)
+
+    def one_epoch(epoch):
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    return tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
 
 
-def starts_dataset(flat: np.ndarray, starts: np.ndarray, window: int, batch_size: int, shuffle: bool, seed: int):
+def _finish(ds):
+    """Prefetch; shard by data (not files) under a multi-worker strategy."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def starts_dataset(flat: np.ndarray, starts: np.ndarray, window: int, batch_size: int, seed=None, first_epoch=0, epochs=1):
     """Classic batches: inputs (B, window) int32, targets (B,) int32."""
     import tensorflow as tf
 
-    flat_t = tf.constant(flat)
+    flat_t, starts_t = tf.constant(flat), tf.constant(starts)
     offsets = tf.range(window + 1, dtype=tf.int64)
-    ds = _batches(tf.data.Dataset.from_tensor_slices(starts), len(starts), batch_size, shuffle, seed)
-    ds = ds.map(lambda s: tf.gather(flat_t, s[:, None] + offsets[None, :]))
-    return ds.map(lambda w: (w[:, :-1], w[:, -1])).prefetch(tf.data.AUTOTUNE)
+    ds = _rows(len(starts), batch_size, seed, first_epoch, epochs)
+    ds = ds.map(lambda rows: tf.gather(flat_t, tf.gather(starts_t, rows)[:, None] + offsets[None, :]))
+    return _finish(ds.map(lambda w: (w[:, :-1], w[:, -1])))
 
 
-def chunks_dataset(chunks: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+def chunks_dataset(chunks: np.ndarray, batch_size: int, seed=None, first_epoch=0, epochs=1):
     """Every-position batches: inputs (B, window) int32, targets (B, window) int32 (0 = pad)."""
     import tensorflow as tf
 
-    ds = _batches(tf.data.Dataset.from_tensor_slices(chunks), len(chunks), batch_size, shuffle, seed)
-    return ds.map(lambda w: (w[:, :-1], w[:, 1:])).prefetch(tf.data.AUTOTUNE)
+    chunks_t = tf.constant(chunks)
+    ds = _rows(len(chunks), batch_size, seed, first_epoch, epochs).map(lambda rows: tf.gather(chunks_t, rows))
+    return _finish(ds.map(lambda w: (w[:, :-1], w[:, 1:])))
 
 
 @dataclass(frozen=True)
@@ -89,11 +111,20 @@ class Windows:
         """How many targets one pass over these windows trains on."""
         return len(self.starts) if arch == "classic" else count_targets(self.chunks)
 
-    def dataset(self, arch: str, batch_size: int, shuffle: bool, seed: int):
-        """A ``tf.data.Dataset`` of training batches for ``arch``."""
+    def rows(self, arch: str) -> int:
+        """Training examples for ``arch``: windows (classic) or chunks (every position)."""
+        return len(self.starts) if arch == "classic" else len(self.chunks)
+
+    def steps(self, arch: str, batch_size: int) -> int:
+        """Batches per epoch."""
+        return -(-self.rows(arch) // batch_size)
+
+    def dataset(self, arch: str, batch_size: int, seed: int | None = None, first_epoch: int = 0, epochs: int = 1):
+        """A ``tf.data.Dataset`` of batches for ``arch``: one pass in order (``seed`` None), or
+        epochs ``first_epoch`` .. ``epochs`` - 1 back to back, each shuffled by (seed, epoch)."""
         if arch == "classic":
-            return starts_dataset(self.flat, self.starts, self.window, batch_size, shuffle, seed)
-        return chunks_dataset(self.chunks, batch_size, shuffle, seed)
+            return starts_dataset(self.flat, self.starts, self.window, batch_size, seed, first_epoch, epochs)
+        return chunks_dataset(self.chunks, batch_size, seed, first_epoch, epochs)
 
 
 def windows_split(docs: list[np.ndarray], window: int, seed: int, train_share: float = 0.7):

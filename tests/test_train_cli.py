@@ -24,7 +24,7 @@ def test_run_folder_is_complete(trained):
     assert full["targets"] > 0 and 0 < full["ce"] < 10 and 0 <= full["unk_share"] <= 1
     assert metrics["epochs"] == 2 and metrics["glove_coverage"]["found"] > 0
     assert "train" in result.stdout and "GloVe:" in result.stdout and "saved" in result.stdout
-    assert not list(out.parent.glob(".tiny.tmp-*"))
+    assert not list(out.parent.glob(".tiny.*"))  # no staging folder left
 
 
 def test_evaluate_command_reproduces_training_metrics(trained, corpus_csv):
@@ -84,26 +84,3 @@ def test_windows_split_reproduces_published_protocol(tmp_path, corpus_csv):
     metrics = json.loads((out / "metrics.json").read_text())
     assert "70/30" in metrics["note"] and metrics["test"] == metrics["val"]
     assert "all_positions" not in metrics["test"]
-
-
-def test_ctrl_c_leaves_nothing_half_written(tmp_path, corpus_csv):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from conftest import ROOT
-
-    out = tmp_path / "run"
-    cmd = [sys.executable, "train.py", "--data", str(corpus_csv), "--out", str(out), "--embeddings", "learned",
-           "--window", "10", "--units", "8", "--batch-size", "2", "--epochs", "500", "--patience", "500", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    deadline = time.time() + 120
-    while not list(tmp_path.glob(".run.tmp-*/history.csv")) and time.time() < deadline:
-        time.sleep(0.2)  # wait until an epoch has been logged into the staging folder
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
-    assert not out.exists() and not list(tmp_path.iterdir())

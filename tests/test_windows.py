@@ -27,10 +27,10 @@ def test_classic_windows_predict_the_next_word():
 
 def test_datasets_give_integer_targets_of_the_right_shape():
     windows = Windows.from_docs(_docs(), window=4)
-    x, y = next(iter(windows.dataset("lstm", batch_size=3, shuffle=False, seed=0)))
+    x, y = next(iter(windows.dataset("lstm", batch_size=3)))
     assert x.shape == (3, 4) and y.shape == (3, 4) and y.dtype.name == "int32"
     assert np.array_equal(x.numpy()[:, 1:], y.numpy()[:, :-1])
-    x, y = next(iter(windows.dataset("classic", batch_size=2, shuffle=True, seed=0)))
+    x, y = next(iter(windows.dataset("classic", batch_size=2, seed=0)))
     assert x.shape == (2, 4) and y.shape == (2,)
     assert np.array_equal(y.numpy(), x.numpy()[:, -1] + 1)
 

@@ -1,0 +1,132 @@
+"""Devices and distribution: which tf.distribute strategy trains the model, and in what precision.
+
+Owns the choice made by ``--strategy`` (default, mirrored, multiworker), the optional split of
+the CPU into logical devices (to exercise ``mirrored`` on one machine without GPUs), mixed
+precision, and who the chief worker is. Everything here must run before TensorFlow touches its
+devices, so ``train.py`` calls it first. The batch size stays global: each of N replicas gets
+batch / N examples a step, so results do not depend on the number of devices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .errors import UserError
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclass(frozen=True)
+class Setup:
+    strategy: object  # a tf.distribute.Strategy
+    name: str  # the strategy actually used
+    replicas: int
+    chief: bool  # only the chief writes the run folder
+    worker: int  # this worker's index (0 on one machine)
+    notes: tuple[str, ...] = ()
+
+
+def split_cpu(n: int) -> None:
+    """Present the CPU as ``n`` logical devices (for testing ``mirrored`` without GPUs)."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError:
+        raise UserError("--cpu-devices must be set before TensorFlow starts; run it from train.py") from None
+
+
+def _tf_config() -> dict:
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise UserError("--strategy multiworker needs TF_CONFIG in the environment (cluster and task, see README); "
+                        "or use --strategy default or mirrored")
+    try:
+        config = json.loads(raw)
+        workers, task = config["cluster"]["worker"], config["task"]
+        if task["type"] != "worker" or not 0 <= int(task["index"]) < len(workers):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise UserError('TF_CONFIG is not valid: it needs {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}') from None
+    return config
+
+
+def worker_index(name: str) -> int:
+    """This process's worker index, read from TF_CONFIG without starting TensorFlow."""
+    return int(_tf_config()["task"]["index"]) if name == "multiworker" else 0
+
+
+def make(name: str, allow_fallback: bool, cpu_devices: int | None = None) -> Setup:
+    """The strategy for ``name``. ``mirrored`` with one device is an error unless
+    ``allow_fallback``, which trains on the default strategy instead and says so."""
+    import tensorflow as tf
+
+    if name == "multiworker":
+        config = _tf_config()  # read by the strategy's resolver too
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _patch_keras_multiworker()
+        index = int(config["task"]["index"])
+        return Setup(strategy, name, strategy.num_replicas_in_sync, index == 0, index)
+    if cpu_devices:
+        split_cpu(cpu_devices)
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        if len(devices) >= 2:
+            strategy = tf.distribute.MirroredStrategy(devices)
+            return Setup(strategy, name, len(devices), True, 0)
+        message = f"--strategy mirrored needs 2 or more devices and found 1 ({devices[0]})"
+        if not allow_fallback:
+            raise UserError(f"{message}; add --allow-fallback to train on it anyway, or --cpu-devices 2 to split the CPU for a test")
+        return Setup(tf.distribute.get_strategy(), "default", 1, True, 0, (f"{message}: falling back to the default strategy",))
+    return Setup(tf.distribute.get_strategy(), "default", 1, True, 0)
+
+
+def _patch_keras_multiworker() -> None:
+    """Keras 3.15's fit cannot log under MultiWorkerMirroredStrategy: it all-reduces each scalar
+    loss with ``axis=0`` and fails (keras-team/keras#20585). Reduce scalars with ``axis=None``
+    instead: the mean over all replicas, the same on every worker."""
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer.reduce_per_replica, "patched_by_patentgen", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.patched_by_patentgen = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+def adopt(model, setup: Setup) -> None:
+    """Under multiworker, let fit take the strategy from the enclosing scope rather than from
+    the model: Keras's eager build step before training cannot reduce a multi-worker batch
+    (keras-team/keras#20585), and with no strategy recorded on the model it skips that step."""
+    if setup.name == "multiworker":
+        model._distribute_strategy = None
+
+
+def set_precision(mixed: bool) -> str | None:
+    """mixed_float16 compute with float32 variables (the model keeps its logits in float32);
+    returns a note when there is no GPU to profit from it."""
+    if not mixed:
+        return None
+    import keras
+    import tensorflow as tf
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    if not tf.config.list_physical_devices("GPU"):
+        return "mixed precision on a CPU: numbers as on a GPU, but slower than float32"
+    return None
+
+
+def devices() -> str:
+    import tensorflow as tf
+
+    return ", ".join(d.name for d in tf.config.list_logical_devices())
