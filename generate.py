@@ -63,10 +63,11 @@ def random_seed_words(run, args, rng) -> tuple[list[str], list[str]]:
     """(first 50 words, the next ``args.words`` words) of a random test-split abstract."""
     window = run.config["window"]
     texts = runs.corpus_texts(run, args.data)
-    candidates = [i for i in runs.split_indices(run, "test") if len(run.tokenizer.text_to_tokens(texts[i])) > window]
+    docs = [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, "test")]
+    candidates = [tokens for tokens in docs if len(tokens) > window]
     if not candidates:
         raise UserError(f"no test abstract is longer than {window} words; pass another --data")
-    tokens = run.tokenizer.text_to_tokens(texts[int(rng.choice(candidates))])
+    tokens = candidates[int(rng.integers(len(candidates)))]
     return tokens[:window], tokens[window : window + args.words]
 
 

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     setup = None
     if cfg.arch != "numpy-rnn":  # before TensorFlow touches its devices (the data stages do not)
         setup = distribute.make(cfg.strategy, a.allow_fallback, a.cpu_devices)
-        for note in setup.notes + ((distribute.set_precision(True),) if cfg.mixed_precision else ()):
+        for note in [*setup.notes, distribute.set_precision(cfg.mixed_precision)]:
             if note:
                 log(f"note: {note}")
     worker, chief = (setup.worker, setup.chief) if setup else (0, True)
@@ -145,10 +145,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         stage = runs.partial_folder(out, worker)
         if resume.has_backup(stage):
-            again = list(sys.argv[1:] if argv is None else argv)
-            again += [] if "--resume" in again else ["--resume"]
-            raise Interrupted(f"stopped during training; {resume.describe(stage)} kept in {stage}; "
-                              f"continue with: python train.py {shlex.join(again)}") from None
+            raise Interrupted(resume_hint(stage, sys.argv[1:] if argv is None else argv)) from None
         raise
     full = metrics["test"]["full_context"]
     log(f"saved {out}: {len(rows)} epochs in {seconds:.0f} s; test at {cfg.window}-word context: "
@@ -157,13 +154,19 @@ def main(argv=None) -> int:
     return 0
 
 
+def resume_hint(stage: Path, args: list[str]) -> str:
+    """Where the interrupted run is kept and the command that continues it."""
+    again = [*args, *([] if "--resume" in args else ["--resume"])]
+    return f"stopped during training; {resume.describe(stage)} kept in {stage}; continue with: python train.py {shlex.join(again)}"
+
+
 def settings(cfg: TrainConfig) -> dict:
     return {**cfg.to_json(), "data": str(Path(cfg.data).resolve())}
 
 
 def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
     """A fresh run records its settings; a resumed one must match them."""
-    path = stage / "settings.json"
+    path = stage / resume.SETTINGS
     if not resuming:
         runs.write_json(path, settings(cfg))
         return

@@ -133,7 +133,6 @@ def reddit_tokens(text: str, lower: bool = True, state: dict | None = None) -> l
 # with a fitted state (Punkt's parameters) learns it from the corpus in FIT_STATE.
 KINDS = {"patents": lambda text, lower, state: patent_tokens(text, lower), "reddit": reddit_tokens}
 FIT_STATE = {"reddit": train_punkt}
-DEFAULT_COLUMN = {"patents": None, "reddit": "body"}
 
 
 def fit_state(kind: str, texts: list[str]) -> dict:

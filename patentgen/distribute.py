@@ -65,10 +65,9 @@ def make(name: str, allow_fallback: bool, cpu_devices: int | None = None) -> Set
     import tensorflow as tf
 
     if name == "multiworker":
-        config = _tf_config()  # read by the strategy's resolver too
+        index = worker_index(name)  # checks TF_CONFIG, which the strategy's resolver reads too
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _patch_keras_multiworker()
-        index = int(config["task"]["index"])
         return Setup(strategy, name, strategy.num_replicas_in_sync, index == 0, index)
     if cpu_devices:
         split_cpu(cpu_devices)
@@ -122,7 +121,7 @@ def set_precision(mixed: bool) -> str | None:
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     if not tf.config.list_physical_devices("GPU"):
-        return "mixed precision on a CPU: numbers as on a GPU, but slower than float32"
+        return "mixed precision without a GPU: it runs, but it is meant for GPUs"
     return None
 
 

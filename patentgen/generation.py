@@ -35,7 +35,7 @@ class Continuation:
 
 def seed_ids(run: Run, seed: str | list[str]) -> tuple[list[str], list[int]]:
     words = run.tokenizer.text_to_tokens(seed) if isinstance(seed, str) else list(seed)
-    return words, [BOS_ID] + run.tokenizer.tokens_to_ids(words)
+    return words, run.tokenizer.document_ids(words)
 
 
 def continue_text(

@@ -14,7 +14,7 @@ from . import corpus
 from .config import TrainConfig
 from .errors import UserError
 from .split import SIDES, Split, grouped_split
-from .tokenizer import BOS_ID, Tokenizer
+from .tokenizer import Tokenizer
 from .windows import Windows, windows_split
 
 
@@ -37,7 +37,7 @@ def lowercase(cfg: TrainConfig) -> bool:
 
 
 def _encode(tokenizer: Tokenizer, doc: list[str]) -> np.ndarray:
-    return np.asarray([BOS_ID] + tokenizer.tokens_to_ids(doc), np.int32)
+    return np.asarray(tokenizer.document_ids(doc), np.int32)
 
 
 def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:

@@ -23,6 +23,9 @@ import numpy as np
 
 from .errors import UserError
 
+BACKUP = "backup"  # the backup folder inside the staging folder
+BEST = "best.weights.h5"  # ModelCheckpoint's best weights, beside it
+SETTINGS = "settings.json"  # the run's settings, which a resume must match
 STATE = "state.json"
 # The attributes of each stateful Keras callback that decide what it does next.
 CALLBACK_STATE = {
@@ -42,13 +45,13 @@ class Snapshot:
 
 
 def has_backup(stage: Path) -> bool:
-    return (stage / "backup" / STATE).is_file()
+    return (stage / BACKUP / STATE).is_file()
 
 
 def describe(stage: Path) -> str:
     """'3 completed epochs', for messages."""
     try:
-        n = int(json.loads((stage / "backup" / STATE).read_text())["epoch"])
+        n = int(json.loads((stage / BACKUP / STATE).read_text())["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return "a backup"
     return f"{n} completed epoch{'' if n == 1 else 's'}"

@@ -74,9 +74,14 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         return self.tokens_to_ids(self.text_to_tokens(text))
 
+    def document_ids(self, tokens: Iterable[str]) -> list[int]:
+        """Tokens of a document (or of a seed, which starts one) as the model sees them:
+        ``<s>`` then their ids."""
+        return [BOS_ID] + self.tokens_to_ids(tokens)
+
     def encode_document(self, text: str) -> list[int]:
-        """A whole document as the model sees it: ``<s>`` then its words."""
-        return [BOS_ID] + self.encode(text)
+        """A whole raw document as the model sees it: ``<s>`` then its words."""
+        return self.document_ids(self.text_to_tokens(text))
 
     def unknown_words(self, text: str) -> list[str]:
         """Words of ``text`` outside the vocabulary, in order of first appearance."""

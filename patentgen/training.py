@@ -21,7 +21,6 @@ import keras
 from . import resume
 from .windows import Windows
 
-BACKUP, BEST = "backup", "best.weights.h5"
 
 
 @dataclass(frozen=True)
@@ -131,24 +130,24 @@ def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule:
     model ends with its best weights. With ``resume_run`` it first loads ``workdir/backup`` and
     continues after its last completed epoch, as if never interrupted."""
     s = schedule
-    snap = resume.load(workdir / BACKUP, model) if resume_run else resume.Snapshot()
+    snap = resume.load(workdir / resume.BACKUP, model) if resume_run else resume.Snapshot()
     clock = WallClock(None if s.max_minutes is None else s.max_minutes * 60, snap.seconds)
     tracked = {
-        "checkpoint": keras.callbacks.ModelCheckpoint(workdir / BEST, monitor="val_loss", save_best_only=True, save_weights_only=True),
+        "checkpoint": keras.callbacks.ModelCheckpoint(workdir / resume.BEST, monitor="val_loss", save_best_only=True, save_weights_only=True),
         "early_stopping": keras.callbacks.EarlyStopping(monitor="val_loss", patience=s.patience),
     }
     if s.lr_factor < 1:
         tracked["lr"] = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=s.lr_factor, patience=s.lr_patience, min_lr=1e-5)
     if snap.epoch < s.epochs and not snap.finished:
         with sigint_flag() as flag:
-            callbacks = [StopOnSignal(flag), clock, *tracked.values(), Backup(workdir / BACKUP, clock, tracked, snap)]
+            callbacks = [StopOnSignal(flag), clock, *tracked.values(), Backup(workdir / resume.BACKUP, clock, tracked, snap)]
             model.fit(
                 train.dataset(arch, s.batch_size, s.seed, snap.epoch, s.epochs), steps_per_epoch=train.steps(arch, s.batch_size),
                 validation_data=val.dataset(arch, s.batch_size), epochs=s.epochs, initial_epoch=snap.epoch,
                 callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles, per epoch
             )
-    if (workdir / BEST).exists():
-        model.load_weights(workdir / BEST)
+    if (workdir / resume.BEST).exists():
+        model.load_weights(workdir / resume.BEST)
     clock.out_of_time = clock.out_of_time or (s.max_minutes is not None and snap.seconds > s.max_minutes * 60)
     write_history(workdir / "history.csv", snap.rows)
     return snap.rows, clock

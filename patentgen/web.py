@@ -102,14 +102,15 @@ def create_app(run, play: Game, store: Store, random_seed: int | None = None) ->
     _install_error_handlers(app)
     seeds = _Seeds(random_seed)
     model_name = str(run.path)
+    pages = {name: (PAGES / f"{name}.html").read_text(encoding="utf-8") for name in ("game", "generate")}  # read once
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def game_page():
-        return (PAGES / "game.html").read_text(encoding="utf-8")
+        return pages["game"]
 
     @app.get("/generate", response_class=HTMLResponse, include_in_schema=False)
     def generate_page():
-        return (PAGES / "generate.html").read_text(encoding="utf-8")
+        return pages["generate"]
 
     @app.post("/api/rounds", summary="Deal a new round: a seed and three options, the human one not marked")
     def new_round():
