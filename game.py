@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Guess which continuation a human wrote: the guessing game in the terminal.
 
-    python game.py                       # play with the shipped model; q quits
-    python game.py --rounds 5 --db results.sqlite3
-    python game.py --stats               # rounds played and the model's fool rate
+    .venv/bin/python game.py                       # play with the shipped model; q quits
+    .venv/bin/python game.py --rounds 5 --db results.sqlite3
+    .venv/bin/python game.py --stats               # rounds played and the model's fool rate
 
 Each round shows the first 50 words of a test-split abstract (one the model never trained on)
-and three continuations of the same length: the real one and two model samples at diversities
-drawn from 0.5-1.25. Every round and guess is stored in SQLite (--db). Reads answers line by
+and three continuations of the same length: the real one and two model samples by the game's
+sampler (patentgen.config.GAME_SAMPLER, diversity drawn from GAME_BAND). Every round and guess is stored in SQLite (--db). Reads answers line by
 line, so it also plays from a pipe and stops cleanly at the end of input.
 """
 
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
-import numpy as np
-
-from patentgen import cli, game, results, runs
+from patentgen import cli, deps
 
 QUIT = {"q", "quit", "exit"}
 
@@ -47,14 +46,14 @@ def ask(prompt: str) -> int | None:
         print(f"  {answer!r} is not an option: type 1, 2 or 3, or q to quit")
 
 
-def show_round(rnd: game.Round) -> None:
+def show_round(rnd) -> None:
     wrap = lambda text, indent: textwrap.fill(text, 100, initial_indent=indent, subsequent_indent=" " * len(indent))  # noqa: E731
     print("\n" + wrap(rnd.seed + " ...", "seed: "))
     for i, text in enumerate(rnd.public()["options"], 1):
         print("\n" + wrap("..." + text, f"[{i}] "))
 
 
-def show_reveal(reveal: game.Reveal, right: int, played: int) -> None:
+def show_reveal(reveal, right: int, played: int) -> None:
     print("\n" + ("right!" if reveal.correct else f"wrong: the human text was [{reveal.human}]"))
     for i, option in enumerate(reveal.options, 1):
         print(f"  [{i}] {option.source}" + (f" (diversity {option.diversity:.2f})" if option.diversity is not None else ""))
@@ -63,12 +62,20 @@ def show_reveal(reveal: game.Reveal, right: int, played: int) -> None:
 
 def main(argv=None) -> int:
     args = parse(argv)
-    store = results.Store(args.db)
+    deps.require("numpy")
+    import numpy as np
+
+    from patentgen import game, results, runs
+
     if args.stats:
-        print("\n".join(store.stats().lines()))
+        if not Path(args.db).is_file():  # reading the stats creates nothing
+            print(f"no rounds played yet: there is no results file {args.db}")
+            return 0
+        print("\n".join(results.Store(args.db).stats().lines()))
         return 0
     run = runs.load_inference(args.model)
     play = game.from_run(run, game.Rules(seed_words=args.seed_words), args.data)
+    store = results.Store(args.db)  # after the checks above: a start that fails leaves no database file
     rng = np.random.default_rng(args.random_seed)
     right = played = 0
     while args.rounds is None or played < args.rounds:

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Continue a seed with a trained model, score a text, or list a word's neighbours.
 
-    python generate.py --seed "a method for" --diversity 0.8
-    python generate.py --random --samples 2           # a real test abstract beside the model's
-    python generate.py --score "a neural network is trained"
-    python generate.py --neighbors neuron
+    .venv/bin/python generate.py --seed "a method for" --diversity 0.8
+    .venv/bin/python generate.py --random --samples 2           # a real test abstract beside the model's
+    .venv/bin/python generate.py --score "a neural network is trained"
+    .venv/bin/python generate.py --neighbors neuron
+    echo "a method for" | .venv/bin/python generate.py --seed - --output out.txt
 
-Loads a run folder (default: the shipped model) with numpy only: no TensorFlow start-up.
+One mode at a time (--seed, --random, --sentences, --score, --neighbors); a flag that the chosen
+mode does not use is refused rather than ignored. Loads a run folder (default: the shipped
+model) with numpy only: no TensorFlow start-up.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
-from patentgen import cli, generation, runs
-from patentgen.config import DEFAULT_MODEL_DIR
-from patentgen.errors import UserError
-from patentgen.tokenizer import detokenize
+from patentgen import cli, deps
+from patentgen.config import DEFAULT_SAMPLER
 
 MAX_WORDS = 10_000
+MODES = ("seed", "random", "sentences", "score", "neighbors")
+# Flags of the "generation" group that a generating mode does not use (refused, not ignored);
+# --score and --neighbors use none of that group.
+UNUSED = {
+    "seed": {"min_length", "data"},
+    "random": {"min_length"},
+    "sentences": {"words", "samples", "data"},
+}
+ONLY_WITH = {"data": "--random", "min_length": "--sentences"}
 
 
 def words(text: str) -> int:
@@ -32,35 +40,61 @@ def words(text: str) -> int:
     return value
 
 
-def parse(argv=None):
+def build_parser() -> tuple[cli.Parser, argparse._ArgumentGroup]:
+    from patentgen.config import DEFAULT_MODEL_DIR
+
     p = cli.Parser(prog="generate.py", description=__doc__.split("\n")[0])
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="run folder (default: the shipped model, %(default)s)")
+    m = p.add_argument_group("mode (at most one; without one, an abstract is started from the beginning)")
+    modes = m.add_mutually_exclusive_group()
+    modes.add_argument("--seed", help="text to continue; - reads it from standard input; empty starts an abstract from the beginning")
+    modes.add_argument("--random", action="store_true", help="seed with the first 50 words of a random test abstract and show the real continuation")
+    modes.add_argument("--sentences", type=cli.positive_int, metavar="N", help="sample N whole sentences, start to end marker, at least --min-length words (reddit-style corpora)")
+    modes.add_argument("--score", metavar="TEXT", help="print each word's log-probability, the total and the perplexity of TEXT (- reads it from standard input)")
+    modes.add_argument("--neighbors", metavar="WORD", help="print the 10 nearest words by cosine similarity of the embeddings")
     g = p.add_argument_group("generation")
-    g.add_argument("--seed", default="", help="text to continue; empty starts an abstract from the beginning")
     g.add_argument("--words", type=words, default=50, help=f"words to generate, 1 to {MAX_WORDS:,} (default: %(default)s)")
-    g.add_argument("--diversity", type=cli.non_negative_float, default=0.8, help="sampling temperature; 0 is greedy (default: %(default)s)")
-    g.add_argument("--top-k", type=cli.positive_int, help="draw only from the K most likely words")
-    g.add_argument("--top-p", type=cli.unit_interval, help="draw only from the most likely words whose probability adds up to P")
+    cli.add_sampler_flags(g, DEFAULT_SAMPLER)
     g.add_argument("--samples", type=cli.positive_int, default=1, help="how many continuations (default: %(default)s)")
     g.add_argument("--random-seed", type=int, help="makes the output repeatable")
-    g.add_argument("--sentences", type=cli.positive_int, metavar="N", help="sample N whole sentences, start to end marker, at least --min-length words (reddit-style corpora)")
     g.add_argument("--min-length", type=cli.positive_int, default=5, help="shortest sentence for --sentences (default: %(default)s)")
-    g.add_argument("--random", action="store_true", help="seed with the first 50 words of a random test abstract and show the real continuation")
     g.add_argument("--data", help="corpus for --random (default: the one the model was trained on)")
-    g = p.add_argument_group("other modes")
-    g.add_argument("--score", metavar="TEXT", help="print each word's log-probability, the total and the perplexity of TEXT")
-    g.add_argument("--neighbors", metavar="WORD", help="print the 10 nearest words by cosine similarity of the embeddings")
-    g.add_argument("--json", action="store_true", help="machine-readable output for --score and --neighbors")
-    return p.parse_args(argv)
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="machine-readable output, for every mode")
+    o.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE (whole or not at all) instead of standard output")
+    return p, g
 
 
-def warn_unknown(unknown: list[str]) -> None:
-    if unknown:
-        print(f"warning: not in the vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)
+def parse(argv=None) -> argparse.Namespace:
+    p, generation_group = build_parser()
+    args = p.parse_args(argv)
+    args.mode = next((m for m in MODES[2:] if getattr(args, m) is not None), "random" if args.random else "seed")
+    given = cli.given(p, argv)
+    group = {a.dest: a.option_strings[0] for a in generation_group._group_actions}
+    unused = set(group) if args.mode in ("score", "neighbors") else UNUSED[args.mode]
+    refused = [dest for dest in group if dest in unused and dest in given]
+    if refused:
+        flags = ", ".join(group[dest] for dest in refused)
+        if all(dest in ONLY_WITH for dest in refused) and args.mode in ("seed", "random"):
+            p.error(f"{flags} {'is' if len(refused) == 1 else 'are'} only used with {' or '.join(sorted({ONLY_WITH[d] for d in refused}))}; drop {'it' if len(refused) == 1 else 'them'}")
+        mode = f"--{args.mode}" if args.mode != "seed" else "--seed"
+        p.error(f"{flags} {'does' if len(refused) == 1 else 'do'} nothing with {mode}; drop {'it' if len(refused) == 1 else 'them'}")
+    for flag in ("seed", "score", "neighbors"):
+        value = getattr(args, flag)
+        if value == "-" and flag != "neighbors":
+            value = cli.read_stdin(f"the --{flag} text")
+        if value is not None:
+            setattr(args, flag, cli.check_utf8(value, f"--{flag}"))
+    if args.output is not None:
+        args.output = cli.check_output(args.output)
+    return args
 
 
 def random_seed_words(run, args, rng) -> tuple[list[str], list[str]]:
     """(first 50 words, the next ``args.words`` words) of a random test-split abstract."""
+    from patentgen import runs
+    from patentgen.errors import UserError
+
     window = run.config["window"]
     texts = runs.corpus_texts(run, args.data)
     docs = [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, "test")]
@@ -71,40 +105,97 @@ def random_seed_words(run, args, rng) -> tuple[list[str], list[str]]:
     return tokens[:window], tokens[window : window + args.words]
 
 
+def score(run, args) -> str:
+    from patentgen import generation
+    from patentgen.errors import UserError
+
+    if not run.tokenizer.text_to_tokens(args.score):
+        raise UserError(f"nothing to score: {args.score!r} has no words; pass the text, e.g. --score \"a neural network is trained\"")
+    result = generation.score_text(run, args.score)
+    if args.json:
+        return json.dumps(result.to_json(), indent=2)
+    lines = [f"{word:20s} {logprob:9.3f}" for word, logprob in zip(result.words, result.logprobs)]
+    return "\n".join([*lines, f"total log-probability {result.total:.3f} nats, perplexity {result.perplexity:.2f}"])
+
+
+def neighbors(run, args) -> str:
+    from patentgen import generation
+
+    found = generation.neighbours(run, args.neighbors)
+    return json.dumps(found) if args.json else "\n".join(f"{w:20s} {s:.3f}" for w, s in found)
+
+
+def sampler_from(args):
+    from patentgen import sampling
+
+    return sampling.from_description(cli.sampler_description(args, DEFAULT_SAMPLER))
+
+
+def sentences(run, args, rng) -> str:
+    from patentgen import generation
+    from patentgen.tokenizer import detokenize
+
+    sampler = sampler_from(args)
+    texts = [detokenize(generation.sentence(run, rng, sampler, args.min_length), capitalize=True) for _ in range(args.sentences)]
+    if args.json:
+        return json.dumps({"model": str(run.path), "sampler": sampler.description(), "random_seed": args.random_seed, "sentences": texts}, indent=2)
+    return "\n".join(texts)
+
+
+def continuations(run, args, rng) -> tuple[str, list[str]]:
+    """The text for --seed (or no mode) and --random, and the seed's unknown words."""
+    from patentgen import generation
+    from patentgen.tokenizer import detokenize
+
+    seed, human = random_seed_words(run, args, rng) if args.mode == "random" else (args.seed or "", None)
+    sampler = sampler_from(args)
+    results = [generation.continue_text(run, seed, args.words, rng, sampler) for _ in range(args.samples)]
+    unknown = results[0].unknown
+    if args.json:
+        data = {
+            "model": str(run.path), "seed": detokenize(results[0].seed_words, capitalize=True), "words": args.words,
+            "sampler": sampler.description(), "random_seed": args.random_seed,
+            "unknown": unknown, "samples": [{"text": r.text(), "continuation": r.text(with_seed=False)} for r in results],
+        }
+        if human is not None:
+            data["human"] = detokenize(human)
+        return json.dumps(data, indent=2), unknown
+    if human is not None:
+        out = [f"seed: {detokenize(results[0].seed_words, capitalize=True)}\n", f"human: ...{detokenize(human)}\n"]
+        out += [f"model {n} ({sampler}): ...{r.text(with_seed=False)}\n" for n, r in enumerate(results, 1)]
+        return "\n".join(out).rstrip("\n"), unknown
+    if args.samples == 1:
+        return results[0].text(), unknown
+    return "\n\n".join(f"[{n}] {r.text()}" for n, r in enumerate(results, 1)), unknown
+
+
 def main(argv=None) -> int:
     args = parse(argv)
+    deps.require("numpy")
+    import numpy as np
+
+    from patentgen import runs
+
     run = runs.load_inference(args.model)
-    if args.neighbors:
-        found = generation.neighbours(run, args.neighbors)
-        print(json.dumps(found) if args.json else "\n".join(f"{w:20s} {s:.3f}" for w, s in found))
-        return 0
-    if args.score:
-        result = generation.score_text(run, args.score)
-        warn_unknown(run.tokenizer.unknown_words(args.score))
-        if args.json:
-            print(json.dumps(result.to_json(), indent=2))
+    unknown: list[str] = []
+    if args.mode == "neighbors":
+        text = neighbors(run, args)
+    elif args.mode == "score":
+        text = score(run, args)
+        unknown = run.tokenizer.unknown_words(args.score)
+    else:
+        rng = np.random.default_rng(args.random_seed)
+        if args.mode == "sentences":
+            text = sentences(run, args, rng)
         else:
-            for word, logprob in zip(result.words, result.logprobs):
-                print(f"{word:20s} {logprob:9.3f}")
-            print(f"total log-probability {result.total:.3f} nats, perplexity {result.perplexity:.2f}")
-        return 0
-    rng = np.random.default_rng(args.random_seed)
-    if args.sentences:
-        for _ in range(args.sentences):
-            print(detokenize(generation.sentence(run, rng, args.diversity, args.min_length), capitalize=True))
-        return 0
-    seed, human = random_seed_words(run, args, rng) if args.random else (args.seed, None)
-    for n in range(args.samples):
-        result = generation.continue_text(run, seed, args.words, rng, args.diversity, args.top_k, args.top_p)
-        if n == 0:
-            warn_unknown(result.unknown)
-            if human is not None:
-                print(f"seed: {detokenize(result.seed_words, capitalize=True)}\n")
-                print(f"human: ...{detokenize(human)}\n")
-        label = f"model {n + 1} (diversity {args.diversity}): ..." if human is not None else ""
-        if human is None and args.samples > 1:
-            label = f"[{n + 1}] "
-        print(f"{label}{result.text(run, with_seed=human is None)}" + ("\n" if args.samples > 1 or human else ""))
+            text, unknown = continuations(run, args, rng)
+    if unknown:
+        print(f"warning: not in the vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)
+    if args.output is None:
+        print(text)
+    else:
+        cli.write_output(args.output, text + "\n")
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

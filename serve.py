@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Serve the guessing game and the generator in the browser (FastAPI + uvicorn).
 
-    python serve.py                       # http://127.0.0.1:8000, the shipped model
-    python serve.py --port 8080 --db results.sqlite3
+    .venv/bin/python serve.py                       # http://127.0.0.1:8000, the shipped model
+    .venv/bin/python serve.py --port 8080 --db results.sqlite3
 
 Pages: / (the game), /generate (your own seed, a diversity slider). JSON API and its OpenAPI
 spec: /openapi.json. Binds 127.0.0.1 unless --host says otherwise.
@@ -14,7 +14,7 @@ import argparse
 import socket
 import sys
 
-from patentgen import cli, game, results, runs
+from patentgen import cli, deps
 from patentgen.errors import UserError
 
 
@@ -44,14 +44,16 @@ def check_free(host: str, number: int) -> None:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    deps.require("numpy", "fastapi", "uvicorn")
     import uvicorn
 
+    from patentgen import game, results, runs
     from patentgen.web import create_app
 
     run = runs.load_inference(args.model)
     play = game.from_run(run, game.Rules(seed_words=args.seed_words), args.data)
-    store = results.Store(args.db)
     check_free(args.host, args.port)
+    store = results.Store(args.db)  # last: a start that fails leaves no database file behind
     app = create_app(run, play, store, args.random_seed)
     print(f"patentgen: serving {run.path} on http://{args.host}:{args.port} (results in {store.path}); Ctrl-C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from patentgen import corpus, evaluate, generation, ngram, pipeline, runs
+from patentgen import corpus, evaluate, generation, ngram, pipeline, runs, sampling
 from patentgen.config import ROOT, TrainConfig, default_data
 from patentgen.tokenizer import BOS_ID
 
-FIELDS = ("name", "test_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
+FIELDS = ("name", "vocab", "test_ce", "test_open_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
           "tokens_per_second", "peak_rss_mb", "gen_ms_per_word")
 GEN_SEED = "a neural network comprising"
 
@@ -44,13 +44,14 @@ NEURAL = [
     ("numpy-rnn", ["--arch", "numpy-rnn"], 0.06, 15.0),
     ("classic-windows-split", ["--arch", "classic", "--split", "windows"], 0.06, 15.0),
 ]
+OWN_VOCAB = "kn-5 (min count 1)"
 QUICK_FLAGS = ["--window", "10", "--units", "8", "--epochs", "1", "--batch-size", "16"]
 
 
 def row(name, metrics: dict | None = None, **extra) -> dict:
     full = (metrics or {}).get("full_context", {})
     out = {
-        "name": name, "test_ce": full.get("ce"), "test_ppl": full.get("ppl"), "test_acc": full.get("acc"),
+        "name": name, "vocab": None, "test_ce": full.get("ce"), "test_open_ce": full.get("open_ce"), "test_ppl": full.get("ppl"), "test_acc": full.get("acc"),
         "test_top5": full.get("top5"), "unk_share": full.get("unk_share"), "train_seconds": None,
         "tokens_per_second": None, "peak_rss_mb": None, "gen_ms_per_word": None,
     }
@@ -58,20 +59,21 @@ def row(name, metrics: dict | None = None, **extra) -> dict:
     return out
 
 
-def count_rows(prepared, orders, quick: bool) -> list[dict]:
+def count_rows(prepared, orders, quick: bool, suffix: str = "", unigram: bool = True) -> list[dict]:
     """Unigram and Kneser-Ney rows, trained and scored in this process."""
     train, test = prepared.windows["train"], prepared.windows["test"]
     docs = np.split(train.flat, np.flatnonzero(train.flat == BOS_ID)[1:])
     vocab = len(prepared.tokenizer)
     rows = []
-    for name, build in [("unigram", lambda: ngram.Unigram(docs, vocab))] + [
+    for name, build in [("unigram", lambda: ngram.Unigram(docs, vocab))][: int(unigram)] + [
         (f"kn-{n}", lambda n=n: ngram.KneserNey(docs, vocab, n)) for n in orders
     ]:
+        name += suffix
         start = time.perf_counter()
         model = build()
         seconds = time.perf_counter() - start
-        result = evaluate.full_context(model, test.flat, test.starts, test.window)
-        rows.append(row(name, {"full_context": result}, train_seconds=round(seconds, 1),
+        result = evaluate.full_context(model, test.flat, test.starts, test.window, spelling=test.spelling)
+        rows.append(row(name, {"full_context": result}, vocab=vocab, train_seconds=round(seconds, 1),
                         tokens_per_second=round(len(train.flat) / seconds, 1),
                         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)))
         print(f"{name:22s} test CE {result['ce']:.4f}  ({seconds:.1f} s)", flush=True)
@@ -81,7 +83,7 @@ def count_rows(prepared, orders, quick: bool) -> list[dict]:
 def gen_ms_per_word(run_dir: Path, words: int = 300) -> float:
     run = runs.load_inference(run_dir)
     start = time.perf_counter()
-    generation.continue_text(run, GEN_SEED, words, np.random.default_rng(0), 0.8)
+    generation.continue_text(run, GEN_SEED, words, np.random.default_rng(0), sampling.Temperature(0.8))
     return round((time.perf_counter() - start) * 1000 / words, 3)
 
 
@@ -95,7 +97,8 @@ def neural_row(name, flags, minutes, data, workdir: Path, quick: bool) -> tuple[
     if done.returncode != 0:
         raise SystemExit(f"error: training {name} failed:\n{done.stderr[-2000:]}")
     metrics = json.loads((out / "metrics.json").read_text())
-    result = row(name, metrics["test"], train_seconds=metrics["train_seconds"],
+    vocab = json.loads((out / "config.json").read_text())["vocab_size"]
+    result = row(name, metrics["test"], vocab=vocab, train_seconds=metrics["train_seconds"],
                  tokens_per_second=metrics["tokens_per_second"], peak_rss_mb=metrics["peak_rss_mb"],
                  gen_ms_per_word=gen_ms_per_word(out))
     print(f"{name:22s} test CE {result['test_ce']:.4f} after {metrics['epochs']} epochs, {metrics['train_seconds']} s",
@@ -135,9 +138,13 @@ def markdown(rows, checks, command, vocab_size, unk_rule) -> str:
         f"Measured {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} CPU cores "
         f"({platform.processor() or platform.platform()}), Python {platform.python_version()}.", "",
         f"Command: `{command}`", "",
-        f"Vocabulary rule (every row but classic-windows-split): {unk_rule}; {vocab_size} ids. Split: near-duplicate "
+        f"Vocabulary rule (every row but classic-windows-split and `{OWN_VOCAB}`): {unk_rule}; {vocab_size} ids. Split: near-duplicate "
         "groups (documents sharing more than half of their word 8-grams) sent whole to train/val/test 80/10/10, "
         "split seed 0. Test figures: every test target with a full 50-word context of its own document.", "",
+        "`test_open_ce` is the open-vocabulary cross-entropy: each `<unk>` target scored as P(<unk>) times the "
+        "probability of its real spelling (a repeated context word, a rare training word by count, or a never-seen word "
+        "through a character-level model; `patentgen/openvocab.py`). It compares models with different vocabularies, "
+        f"such as `{OWN_VOCAB}`, whose `test_ce` is over its own, larger vocabulary.", "",
         "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS),
     ]
     lines += ["| " + " | ".join(cell(r[f]) for f in FIELDS) + " |" for r in rows]
@@ -183,6 +190,9 @@ def main(argv=None) -> int:
     prepared = pipeline.prepare(cfg, corpus.read_texts(cfg.data))
     print(f"data {args.data}: vocabulary {len(prepared.tokenizer)}, split {prepared.summary()}", flush=True)
     rows = [r for r in count_rows(prepared, (3, 4, 5), args.quick) if not wanted or r["name"] in wanted]
+    if not wanted or OWN_VOCAB in wanted:  # Kneser-Ney with its own vocabulary: comparable by open-vocabulary CE only
+        own = pipeline.prepare(TrainConfig(data=args.data, window=cfg.window, min_count=1), corpus.read_texts(cfg.data))
+        rows += count_rows(own, (5,), args.quick, suffix=" (min count 1)", unigram=False)
     curves = {}
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
         tmp = args.keep_runs or tmp

@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 
-from patentgen import generation, runs
+from patentgen import generation, runs, sampling
 from patentgen.config import DEFAULT_MODEL_DIR
 
+SAMPLER = sampling.Temperature(0.8)
 SEED = "a method for training a neural network comprising receiving input data from a sensor"
 
 
@@ -25,7 +26,7 @@ def incremental_ms(run, n_words: int, repeat: int) -> float:
     times = []
     for r in range(repeat):
         start = time.perf_counter()
-        generation.continue_text(run, SEED, n_words, np.random.default_rng(r), temperature=0.8)
+        generation.continue_text(run, SEED, n_words, np.random.default_rng(r), SAMPLER)
         times.append((time.perf_counter() - start) * 1000 / n_words)
     return float(np.median(times))
 
@@ -41,7 +42,7 @@ def full_window_ms(run, n_words: int) -> float:
     for _ in range(n_words):
         logits = np.asarray(model(np.asarray([ids[-window:]], np.int32), training=False))[0]
         logits = logits[-1] if logits.ndim == 2 else logits
-        ids.append(generation.sampling.choose(logits, rng, 0.8))
+        ids.append(SAMPLER.next_id(logits, rng, ids, generation.banned_ids(run)))
     return (time.perf_counter() - start) * 1000 / n_words
 
 

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 
 from .errors import Interrupted, UserError
 
@@ -55,6 +56,115 @@ def fraction(text: str) -> float:
     return value
 
 
+def below_one(text: str) -> float:
+    """A number in [0, 1)."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1)")
+    return value
+
+
+def at_least_one(text: str) -> float:
+    value = non_negative_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1 (1 is no penalty)")
+    return value
+
+
+STRATEGY_FLAGS = ("top_k", "top_p", "min_p", "typical_p")
+
+
+def add_sampler_flags(g, defaults: dict) -> None:
+    """The sampler description as flags (``patentgen.sampling.from_description``); ``defaults``
+    is the description used where a flag is not given (a strategy flag replaces its strategy)."""
+    d = defaults.get
+    default_strategy = next((f"--{k.replace('_', '-')} {d(k)}" for k in STRATEGY_FLAGS if k in defaults), "none")
+    g.add_argument("--diversity", type=non_negative_float, help=f"sampling temperature; 0 is greedy (default: {d('temperature', 1.0)})")
+    strategy = g.add_mutually_exclusive_group()
+    strategy.add_argument("--top-k", type=positive_int, help=f"draw only from the K most likely words (default strategy: {default_strategy})")
+    strategy.add_argument("--top-p", type=unit_interval, help="nucleus sampling: draw only from the most likely words whose probability adds up to P")
+    strategy.add_argument("--min-p", type=unit_interval, help="draw only from words at least P times as likely as the most likely one")
+    strategy.add_argument("--typical-p", type=unit_interval, help="locally typical sampling with probability mass P")
+    strategy.add_argument("--full", action="store_true", help="draw from the whole distribution (no top-k/top-p/min-p/typical filter)")
+    g.add_argument("--repetition-penalty", type=at_least_one, help=f"divide the logit of every word already in the text by this (CTRL's penalty; 1 is none; default: {d('repetition_penalty', 1)})")
+    g.add_argument("--no-repeat-ngram", type=positive_int, metavar="N", help=f"never repeat an N-gram of the text (default: {d('no_repeat_ngram', 'off')})")
+    g.add_argument("--phrase-cache", type=below_one, metavar="W", help=f"give share W of the probability to continuing a phrase already in the text, as patents repeat theirs (0 is none; default: {d('phrase_cache', 0)})")
+    g.add_argument("--word-cache", type=below_one, metavar="W", help=f"give up to share W of the probability to reusing a word of the text, as people reuse their terms (0 is none; default: {d('word_cache', 0)})")
+
+
+def sampler_description(args: argparse.Namespace, defaults: dict) -> dict:
+    """The sampler description the flags of ``add_sampler_flags`` give."""
+    from .sampling import OPTIONS, with_defaults
+
+    given = {k: getattr(args, "diversity" if k == "temperature" else k) for k in OPTIONS}
+    return with_defaults({**given, "full": args.full}, defaults)
+
+
+def given(parser: argparse.ArgumentParser, argv=None) -> set[str]:
+    """The destinations that ``argv`` sets explicitly (abbreviated and ``--flag=value`` forms
+    included): the arguments parsed again with every default suppressed."""
+    saved = [(action, action.default) for action in parser._actions]
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for action, default in saved:
+            action.default = default
+
+
+def check_utf8(text: str, what: str) -> str:
+    """``text`` unchanged, or a UserError if it holds bytes that were not UTF-8 (Python keeps
+    them in command-line arguments as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(text[err.start])
+        byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character U+{code:04X}"
+        raise UserError(
+            f"{what} is not valid UTF-8 ({byte} at character {err.start + 1}); "
+            "pass UTF-8 text (set the terminal to UTF-8, or convert with iconv -f latin1 -t utf-8)"
+        ) from None
+    return text
+
+
+def read_stdin(what: str) -> str:
+    """All of standard input as UTF-8 text (for ``--seed -``); a UserError if it is not UTF-8."""
+    if sys.stdin is None:
+        raise UserError(f"{what}: there is no standard input to read; pass the text itself")
+    if sys.stdin.isatty():
+        print(f"reading {what} from standard input; end it with Ctrl-D", file=sys.stderr, flush=True)
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{what} on standard input is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "convert it, e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+
+
+def check_output(path: str) -> Path:
+    """An ``--output`` file that can be written: its folder exists and it is not a folder."""
+    out = Path(path)
+    if out.is_dir():
+        raise UserError(f"--output {path} is a folder; pass a file name, e.g. {out / 'generated.txt'}")
+    if not out.parent.is_dir():
+        raise UserError(f"--output {path}: folder {out.parent} does not exist; create it or pass another --output")
+    return out
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, then a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path} ({err.strerror}); pass another --output") from None
+
+
 def run(main, argv=None) -> int:
     """Call ``main(argv)``; a UserError becomes ``error: ...`` on stderr and exit status 2, and
     Ctrl-C a one-line note and status 130 (run folders are only renamed into place when complete)."""
@@ -73,13 +183,11 @@ def run(main, argv=None) -> int:
 
 def add_game_flags(p: argparse.ArgumentParser) -> None:
     """The flags game.py and serve.py share: which run, which corpus, which results file, rounds."""
-    from .config import DEFAULT_MODEL_DIR
-    from .game import Rules
-    from .results import default_path
+    from .config import DEFAULT_MODEL_DIR, GAME_SEED_WORDS, default_results_path
 
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="run folder (default: the shipped model, %(default)s)")
     p.add_argument("--data", help="the corpus the model was trained on (default: the path the run recorded, then data/)")
-    p.add_argument("--db", default=str(default_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
+    p.add_argument("--db", default=str(default_results_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
     g = p.add_argument_group("rounds")
-    g.add_argument("--seed-words", type=positive_int, default=Rules.seed_words, help="words of the real abstract shown as the seed (default: %(default)s)")
+    g.add_argument("--seed-words", type=positive_int, default=GAME_SEED_WORDS, help="words of the real abstract shown as the seed (default: %(default)s)")
     g.add_argument("--random-seed", type=int, help="makes the rounds repeatable")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -33,6 +34,21 @@ CORPUS_DEFAULTS = {
     "patents": {"min_count": 2, "max_vocab": None, "text_column": None},
     "reddit": {"min_count": 1, "max_vocab": 8000, "text_column": "body"},  # the tutorial's settings
 }
+
+
+GAME_SEED_WORDS = 50  # words of a real abstract shown as a game round's seed
+# Sampler descriptions (patentgen.sampling.from_description), chosen from bench/GENERATION.md and
+# bench/GAME_JUDGES.md: generate.py's and the web page's default, and the game's sampler with the
+# band each round's diversity (temperature) is drawn from.
+DEFAULT_SAMPLER = {"temperature": 0.8}
+GAME_SAMPLER = {"phrase_cache": 0.35, "word_cache": 0.15}
+GAME_BAND = (0.85, 0.95)
+
+
+def default_results_path() -> Path:
+    """Where the game keeps its results: outside the repository, in the user's data folder."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "patentgen" / "game.sqlite3"
 
 
 def default_data() -> Path:
@@ -77,6 +93,8 @@ class TrainConfig:
     # devices
     strategy: str = "default"  # default | mirrored | multiworker (tf.distribute); batch_size stays global
     mixed_precision: bool = False  # mixed_float16 compute, float32 variables and logits
+    # fine-tuning
+    init_from: str | None = None  # run folder whose weights, vocabulary and architecture are kept
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -133,6 +133,7 @@ def reddit_tokens(text: str, lower: bool = True, state: dict | None = None) -> l
 # with a fitted state (Punkt's parameters) learns it from the corpus in FIT_STATE.
 KINDS = {"patents": lambda text, lower, state: patent_tokens(text, lower), "reddit": reddit_tokens}
 FIT_STATE = {"reddit": train_punkt}
+NEEDS = {"reddit": ("nltk",)}  # the third-party packages a kind's pipeline imports
 
 
 def fit_state(kind: str, texts: list[str]) -> dict:
@@ -192,6 +193,10 @@ def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
     Empty documents are dropped. Raises UserError for a missing, non-UTF-8 or columnless file.
     """
     path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".txt"))[:3]
+        hint = f" (it holds {', '.join(found)})" if found else ""
+        raise UserError(f"corpus {path} is a folder{hint}; pass the corpus file itself with --data, a CSV or a .txt file")
     if not path.is_file():
         raise UserError(
             f"corpus file {path} not found; pass --data PATH "

@@ -45,9 +45,17 @@ def _package_vectors(words: set[str]) -> dict[str, np.ndarray]:
     return {word: np.asarray(matrix[row], dtype=np.float32) for row, word in enumerate(index) if word in words}
 
 
-def _text_vectors(path: Path, words: set[str]) -> dict[str, np.ndarray]:
+def check_glove_file(path: str | Path) -> None:
+    """A UserError unless ``path`` is a file (checked before the corpus is read)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--glove-file {path} is a folder; pass the vectors file itself, such as glove.6B.100d.txt")
     if not path.is_file():
         raise UserError(f"GloVe file {path} not found; pass a Stanford-format file such as glove.6B.100d.txt")
+
+
+def _text_vectors(path: Path, words: set[str]) -> dict[str, np.ndarray]:
+    check_glove_file(path)
     vectors: dict[str, np.ndarray] = {}
     dim = None
     with open(path, encoding="utf-8", errors="strict") as handle:

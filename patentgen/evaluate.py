@@ -7,7 +7,10 @@ Owns the two measures every row of every table uses:
 * ``all_positions``: documents cut into the training chunks, every target with its in-chunk
   context of 1..window words (``lstm`` models only: ``classic`` predicts one word per window).
 
-Both report the share of targets that are ``<unk>``. Run as
+Both report the share of targets that are ``<unk>``. ``full_context`` also reports the
+*open-vocabulary* cross-entropy where the run has an open vocabulary: each ``<unk>`` target is
+scored as P(<unk>) times the probability of its real spelling (``patentgen.openvocab``), so
+models with different vocabularies can be compared. Run as
 ``python -m patentgen.evaluate --model DIR [--data FILE]``.
 """
 
@@ -16,6 +19,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+from typing import Callable
+
+if __name__ == "__main__":  # before numpy is imported: a bare Python is told what it lacks in one line
+    from patentgen import cli as _cli, deps as _deps
+
+    if _deps.missing("numpy"):
+        sys.exit(_cli.run(lambda argv: _deps.require("numpy")))
 
 import numpy as np
 
@@ -27,15 +37,19 @@ from .windows import Windows
 
 class _Totals:
     def __init__(self):
-        self.n = self.nll = self.correct = self.top5 = self.unk = 0.0
+        self.n = self.nll = self.correct = self.top5 = self.unk = self.spelling_nll = 0.0
+        self.open = False
 
-    def add(self, logits: np.ndarray, targets: np.ndarray) -> None:
-        """logits (N, V), targets (N,) of real (non-pad) targets."""
+    def add(self, logits: np.ndarray, targets: np.ndarray, spelling: np.ndarray | None = None) -> None:
+        """logits (N, V), targets (N,) of real (non-pad) targets, their spelling log-probabilities (N,)."""
         logp = log_softmax(logits.astype(np.float64))
         target_logp = logp[np.arange(len(targets)), targets]
         rank = (logp > target_logp[:, None]).sum(axis=1)  # words scored above the target
         self.n += len(targets)
         self.nll -= target_logp.sum()
+        if spelling is not None:
+            self.open = True
+            self.spelling_nll -= spelling.sum()
         self.correct += (rank == 0).sum()
         self.top5 += (rank < 5).sum()
         self.unk += (targets == UNK_ID).sum()
@@ -44,7 +58,7 @@ class _Totals:
         if not self.n:
             return {"targets": 0, "ce": None, "ppl": None, "acc": None, "top5": None, "unk_share": None}
         ce = float(self.nll / self.n)
-        return {
+        out = {
             "targets": int(self.n),
             "ce": round(ce, 4),
             "ppl": round(math.exp(ce), 2),
@@ -52,19 +66,31 @@ class _Totals:
             "top5": round(float(self.top5 / self.n), 4),
             "unk_share": round(float(self.unk / self.n), 4),
         }
+        if self.open:
+            open_ce = float((self.nll + self.spelling_nll) / self.n)
+            out.update({"open_ce": round(open_ce, 4), "open_ppl": round(math.exp(open_ce), 2)})
+        return out
 
 
-def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 256) -> dict:
-    """Metrics over windows ``flat[s : s + window]`` -> ``flat[s + window]``."""
+Progress = Callable[[int], None]  # called after each batch with the number of items it held
+
+
+def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 256,
+                 spelling: np.ndarray | None = None, on_batch: Progress | None = None) -> dict:
+    """Metrics over windows ``flat[s : s + window]`` -> ``flat[s + window]``; with ``spelling``
+    (aligned with ``flat``) also the open-vocabulary cross-entropy."""
     totals = _Totals()
     offsets = np.arange(window)
     for i in range(0, len(starts), batch):
         part = starts[i : i + batch]
-        totals.add(lm.last_logits(flat[part[:, None] + offsets]), flat[part + window])
+        totals.add(lm.last_logits(flat[part[:, None] + offsets]), flat[part + window],
+                   None if spelling is None else spelling[part + window])
+        if on_batch:
+            on_batch(len(part))
     return totals.result()
 
 
-def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8) -> dict:
+def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8, on_batch: Progress | None = None) -> dict:
     """Metrics over every real target of (n, window + 1) chunks."""
     totals = _Totals()
     for i in range(0, len(chunks), batch):
@@ -73,14 +99,27 @@ def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8) -> dict:
         targets = part[:, 1:]
         real = targets != PAD_ID
         totals.add(lm.logits(hidden[real]), targets[real])
+        if on_batch:
+            on_batch(len(part))
     return totals.result()
 
 
-def evaluate_windows(lm: NumpyLM, windows: Windows) -> dict:
-    """Both measures over one side's windows."""
-    result = {"full_context": full_context(lm, windows.flat, windows.starts, windows.window)}
-    if lm.arch != "classic" and hasattr(lm, "hidden"):  # every-position models only
-        result["all_positions"] = all_positions(lm, windows.chunks)
+def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Both measures over one side's windows; ``progress(done, total)`` after each batch (items:
+    full-context windows, then chunks, each about one window of work)."""
+    every_position = lm.arch != "classic" and hasattr(lm, "hidden")  # every-position models only
+    total = len(windows.starts) + (len(windows.chunks) if every_position else 0)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    result = {"full_context": full_context(lm, windows.flat, windows.starts, windows.window, spelling=windows.spelling, on_batch=step)}
+    if every_position:
+        result["all_positions"] = all_positions(lm, windows.chunks, on_batch=step)
     return result
 
 
@@ -98,10 +137,12 @@ def main(argv=None) -> int:
     args = _parse(argv)
     run = runs.load_inference(args.model)
     if args.data:
-        docs = runs.encode_file(run, args.data, args.text_column)
+        tokens = runs.file_tokens(run, args.data, args.text_column)
     else:
-        docs = runs.split_docs(run, "test", args.text_column)
-    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(docs, run.config["window"])), indent=2))
+        tokens = runs.split_tokens(run, "test", args.text_column)
+    ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
+    spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
+    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(ids, run.config["window"], spelling)), indent=2))
     return 0
 
 

@@ -2,7 +2,10 @@
 
 Owns the rules, with no I/O: a round shows the first ``seed_words`` words of a real abstract the
 model never trained on and three continuations of the same length in random order, the real one
-and two model samples, each at a diversity drawn from ``[low, high]``. The terminal program
+and two model samples, each drawn by the game's sampler at a diversity (temperature) drawn from
+``[low, high]``. No mechanical tell: the model writes rare words too (its open vocabulary), and a
+human continuation stops before any word the model could not write (one never seen in training
+and not in the seed); abstracts that leave fewer than ``min_words`` are not dealt. The terminal program
 (``game.py``) and the web app (``patentgen.web``) both play these rounds; ``patentgen.results``
 keeps them.
 """
@@ -10,32 +13,42 @@ keeps them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from . import sampling
+from .config import GAME_BAND, GAME_SAMPLER, GAME_SEED_WORDS
 from .errors import UserError
 from .tokenizer import detokenize, ends_sentence
 
 N_OPTIONS = 3
 HUMAN, MODEL = "human", "model"
 
-# (seed tokens, n words, diversity, rng) -> n generated tokens
-Sampler = Callable[[list[str], int, float, np.random.Generator], list[str]]
+# (seed tokens, n words, sampler, rng) -> n generated tokens
+Sample = Callable[[list[str], int, sampling.Sampler, np.random.Generator], list[str]]
+# (word, seed tokens) -> whether the model could write it there
+Writable = Callable[[str, list[str]], bool]
+
 
 
 @dataclass(frozen=True)
 class Rules:
-    seed_words: int = 50  # words shown as the seed
+    seed_words: int = GAME_SEED_WORDS  # words shown as the seed
     min_words: int = 30  # shortest continuation
     max_words: int = 50  # longest continuation
-    low: float = 0.5  # model diversity is drawn from [low, high]
-    high: float = 1.25
+    low: float = GAME_BAND[0]  # model diversity is drawn from [low, high]
+    high: float = GAME_BAND[1]
+    sampler: dict = field(default_factory=lambda: dict(GAME_SAMPLER))  # a sampler description, temperature aside
 
     def __post_init__(self):
         if not (0 < self.seed_words and 0 < self.min_words <= self.max_words and 0 < self.low <= self.high):
             raise UserError("game rules need seed_words >= 1, 1 <= min_words <= max_words and 0 < low <= high")
+        sampling.check(self.sampler)
+
+    def sampler_at(self, diversity: float) -> sampling.Sampler:
+        return sampling.from_description({**self.sampler, "temperature": diversity})
 
 
 @dataclass(frozen=True)
@@ -97,28 +110,39 @@ def display(tokens: list[str], after: list[str] | None = None) -> str:
     return detokenize(tokens, capitalize=True, sentence_start=after is None or ends_sentence(after))
 
 
+def playable_words(tokens: list[str], seed_words: int, max_words: int, writable: Writable | None = None) -> int:
+    """How many words after the seed a round may use: up to ``max_words``, stopping before the
+    first word the model could not write after that seed."""
+    seed, rest = tokens[:seed_words], tokens[seed_words : seed_words + max_words]
+    if writable is None:
+        return len(rest)
+    return next((j for j, word in enumerate(rest) if not writable(word, seed)), len(rest))
+
+
 class Game:
     """Deals rounds from the given test documents (already tokenised)."""
 
-    def __init__(self, docs: dict[int, list[str]], sample: Sampler, rules: Rules = Rules()):
-        need = rules.seed_words + rules.min_words
-        self.docs = {i: tokens for i, tokens in docs.items() if len(tokens) >= need}
+    def __init__(self, docs: dict[int, list[str]], sample: Sample, rules: Rules = Rules(), writable: Writable | None = None):
+        self.room = {i: playable_words(tokens, rules.seed_words, rules.max_words, writable) for i, tokens in docs.items()}
+        self.docs = {i: tokens for i, tokens in docs.items() if self.room[i] >= rules.min_words}
         if not self.docs:
-            raise UserError(f"no test abstract has the {need} words a round needs; pass another --data or fewer --seed-words")
+            raise UserError(f"no test abstract has the {rules.seed_words + rules.min_words} words a round needs; "
+                            "pass another --data or fewer --seed-words")
         self.ids = sorted(self.docs)
         self.sample = sample
         self.rules = rules
+        self.offered = len(docs)
 
     def new_round(self, rng: np.random.Generator) -> Round:
         r = self.rules
         doc_id = self.ids[int(rng.integers(len(self.ids)))]
         tokens = self.docs[doc_id]
         seed, rest = tokens[: r.seed_words], tokens[r.seed_words :]
-        n = min(int(rng.integers(r.min_words, r.max_words + 1)), len(rest))
+        n = min(int(rng.integers(r.min_words, r.max_words + 1)), self.room[doc_id])
         options = [Option(display(rest[:n], seed), HUMAN, None)]
         for _ in range(N_OPTIONS - 1):
             diversity = round(float(rng.uniform(r.low, r.high)), 2)
-            options.append(Option(display(self.sample(seed, n, diversity, rng), seed), MODEL, diversity))
+            options.append(Option(display(self.sample(seed, n, r.sampler_at(diversity), rng), seed), MODEL, diversity))
         order = rng.permutation(N_OPTIONS)
         return Round(uuid.uuid4().hex, doc_id, display(seed), tuple(options[i] for i in order), n)
 
@@ -131,8 +155,8 @@ def from_run(run, rules: Rules = Rules(), data: str | None = None) -> Game:
     texts = runs.corpus_texts(run, data)
     test_ids = runs.split_indices(run, "test")
 
-    def sample(seed: list[str], n: int, diversity: float, rng: np.random.Generator) -> list[str]:
-        return generation.continue_text(run, seed, n, rng, diversity).words(run)
+    def sample(seed: list[str], n: int, sampler: sampling.Sampler, rng: np.random.Generator) -> list[str]:
+        return generation.continue_text(run, seed, n, rng, sampler).words
 
     docs = {i: run.tokenizer.text_to_tokens(texts[i]) for i in test_ids}
-    return Game(docs, sample, rules)
+    return Game(docs, sample, rules, run.tokenizer.can_write)

@@ -127,3 +127,17 @@ def export_weights(model: keras.Model) -> dict[str, np.ndarray]:
         for weight in layer.weights:
             out[f"{layer.name}/{weight.name}"] = np.asarray(weight.numpy())
     return out
+
+
+def load_weights(model: keras.Model, named: dict[str, np.ndarray]) -> None:
+    """Assign the arrays of ``export_weights`` (another run's ``weights.npz``) to a model built
+    with the same settings: fine-tuning starts from them. A UserError if the layers disagree."""
+    from .errors import UserError
+
+    wanted = {f"{layer.name}/{weight.name}": weight for layer in model.layers for weight in layer.weights}
+    wrong = sorted(set(wanted) ^ set(named)) or sorted(k for k in wanted if tuple(wanted[k].shape) != named[k].shape)
+    if wrong:
+        raise UserError(f"the weights to start from do not fit this model ({', '.join(wrong[:3])}); "
+                        "--init-from needs a run trained by this version of train.py")
+    for name, weight in wanted.items():
+        weight.assign(named[name])

@@ -37,7 +37,8 @@ class _Level:
             grouped[gram[:-1]].append((gram[-1], count))
         n1 = sum(1 for c in counts.values() if c == 1)
         n2 = sum(1 for c in counts.values() if c == 2)
-        self.discount = n1 / (n1 + 2 * n2) if n1 + n2 else 0.5
+        # kept in [0.1, 0.9]: tiny data (no n-gram seen once) would otherwise give unseen words P = 0
+        self.discount = min(max(n1 / (n1 + 2 * n2), 0.1), 0.9) if n1 + n2 else 0.5
         self.table = {}
         for context, pairs in grouped.items():
             words = np.fromiter((w for w, _ in pairs), np.int64, len(pairs))

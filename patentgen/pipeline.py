@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import corpus
+from . import corpus, openvocab
 from .config import TrainConfig
 from .errors import UserError
 from .split import SIDES, Split, grouped_split
@@ -21,6 +21,7 @@ from .windows import Windows, windows_split
 @dataclass(frozen=True)
 class Prepared:
     texts: list[str]
+    tokens: list[list[str]]  # each document's tokens
     split: Split | None  # None for the published windows protocol
     tokenizer: Tokenizer
     windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
@@ -40,10 +41,11 @@ def _encode(tokenizer: Tokenizer, doc: list[str]) -> np.ndarray:
     return np.asarray(tokenizer.document_ids(doc), np.int32)
 
 
-def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
-    """Split, fit the tokenizer on the training side, encode and cut windows."""
-    lower = lowercase(cfg)
-    state = corpus.fit_state(cfg.corpus, texts)
+def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = None) -> Prepared:
+    """Split, fit the tokenizer on the training side (or keep ``tokenizer``: fine-tuning keeps
+    the vocabulary and text rules of the run it starts from), encode and cut windows."""
+    lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
+    state = corpus.fit_state(cfg.corpus, texts) if tokenizer is None else tokenizer.state
     tokens = [corpus.text_tokens(text, cfg.corpus, lower, state) for text in texts]
     if sum(len(doc) for doc in tokens) <= cfg.window:
         raise UserError(
@@ -51,20 +53,26 @@ def prepare(cfg: TrainConfig, texts: list[str]) -> Prepared:
             "give it more text or a smaller --window"
         )
     if cfg.split == "windows":
-        tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
+        if tokenizer is None:
+            tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
+            tokenizer = openvocab.attach(tokenizer, tokens, tokens, cfg.window)  # the leaky protocol: no held-out text
         encoded = [_encode(tokenizer, doc) for doc in tokens]
         train, val = windows_split(encoded, cfg.window, cfg.split_seed)
-        return Prepared(texts, None, tokenizer, {"train": train, "val": val, "test": val})
+        return Prepared(texts, tokens, None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
     split = grouped_split(tokens, fractions, cfg.split_seed)
-    tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
+    if tokenizer is None:  # a fine-tuned run (--init-from) keeps its tokenizer and open vocabulary
+        tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
+        tokenizer = openvocab.attach(tokenizer, [tokens[i] for i in split.train], [tokens[i] for i in split.side("val")], cfg.window)
     windows = {}
     for side in SIDES:
-        windows[side] = Windows.from_docs([_encode(tokenizer, tokens[i]) for i in split.side(side)], cfg.window)
+        docs = [tokens[i] for i in split.side(side)]
+        spelling = [tokenizer.spelling_logprobs(doc) for doc in docs] if side != "train" else None
+        windows[side] = Windows.from_docs([_encode(tokenizer, doc) for doc in docs], cfg.window, spelling)
     empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
     if empty:
         raise UserError(
             f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window; "
             "give the corpus more documents or a smaller --window"
         )
-    return Prepared(texts, split, tokenizer, windows)
+    return Prepared(texts, tokens, split, tokenizer, windows)

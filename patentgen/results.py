@@ -9,12 +9,12 @@ repeated guesses can neither be lost nor counted twice.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import default_results_path
 from .errors import UserError
 from .game import MODEL, Option, Reveal, Round
 
@@ -55,10 +55,7 @@ class AlreadyAnswered(UserError):
     pass
 
 
-def default_path() -> Path:
-    """Outside the repository, in the user's data folder."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "patentgen" / "game.sqlite3"
+default_path = default_results_path  # outside the repository, in the user's data folder
 
 
 @dataclass(frozen=True)

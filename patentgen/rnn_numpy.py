@@ -231,18 +231,21 @@ def train_with_sgd(
             log.append(entry)
             if on_evaluate:
                 on_evaluate(entry)
-        if not sgd_epoch(model, X, Y, learning_rate, rng, None if time_budget_s is None else start + time_budget_s):
+        deadline = None if time_budget_s is None else start + time_budget_s
+        if sgd_epoch(model, X, Y, learning_rate, rng, deadline) < 1.0 or (deadline is not None and time.perf_counter() > deadline):
             return log
     return log
 
 
-def sgd_epoch(model: RNNNumpy, X, Y, learning_rate: float, rng: np.random.Generator, deadline: float | None) -> bool:
-    """One pass over the sentences in random order; False if ``deadline`` (perf_counter) passed."""
-    for i in rng.permutation(len(Y)):
+def sgd_epoch(model: RNNNumpy, X, Y, learning_rate: float, rng: np.random.Generator, deadline: float | None) -> float:
+    """One pass over the sentences in random order; the share of them trained: 1.0, or less if
+    ``deadline`` (perf_counter) passed first."""
+    order = rng.permutation(len(Y))
+    for n, i in enumerate(order, 1):
         model.sgd_step(X[i], Y[i], learning_rate)
         if deadline is not None and time.perf_counter() > deadline:
-            return False
-    return True
+            return n / len(order)
+    return 1.0
 
 
 def fit(
@@ -265,10 +268,13 @@ def fit(
     start, rows, best = time.perf_counter(), [], None
     deadline = None if time_budget_s is None else start + time_budget_s
     for epoch in range(epochs):
-        finished = sgd_epoch(model, X, Y, learning_rate, rng, deadline)
+        fraction = sgd_epoch(model, X, Y, learning_rate, rng, deadline)
+        finished = fraction >= 1.0 and (deadline is None or time.perf_counter() <= deadline)
         val_loss = model.calculate_loss(vX, vY)
         row = {"epoch": epoch + 1, "val_loss": val_loss, "learning_rate": learning_rate,
                "seconds": round(time.perf_counter() - start, 2)}
+        if fraction < 1.0:
+            row["epoch_fraction"] = round(fraction, 4)  # cut short by the time budget
         rows.append(row)
         if on_epoch:
             on_epoch(row)

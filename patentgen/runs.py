@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import corpus, resume
+from . import corpus, deps, resume
 from .errors import UserError
 from .inference import NumpyLM
 from .rnn_numpy import RNNNumpy
@@ -144,8 +144,24 @@ class Run:
 
 
 def _require_folder(path: Path) -> None:
+    if path.is_file():
+        raise UserError(f"--model takes a run folder, and {path} is a file; pass the folder that holds it: --model {path.parent}")
+    if path.name.startswith(".") and path.name.endswith(".partial") and path.is_dir():
+        finished = path.parent / path.name[1 : -len(".partial")]
+        raise UserError(
+            f"{path} is the staging folder of a training run that has not finished, not a model; finish it with "
+            f"`{deps.command('train.py', '--out', str(finished), '--resume')}` plus that run's other flags, then pass --model {finished}"
+        )
     if not path.is_dir():
-        raise UserError(f"model folder {path} not found; train one with `python train.py --out {path}` or pass --model DIR")
+        stage = partial_folder(path)
+        if resume.has_backup(stage):
+            raise UserError(
+                f"model folder {path} does not exist yet: its training was interrupted ({resume.describe(stage)} kept in {stage}); "
+                f"finish it with `{deps.command('train.py', '--out', str(path), '--resume')}` plus that run's other flags"
+            )
+        if stage.is_dir():
+            raise UserError(f"model folder {path} does not exist yet: it is being trained (staging folder {stage}); wait until training ends")
+        raise UserError(f"model folder {path} not found; train one with `{deps.command('train.py', '--out', str(path))}` or pass --model DIR")
     missing = [name for name in FILES if not (path / name).is_file()]
     if not missing and read_json(path / "config.json").get("arch") != "numpy-rnn" and not (path / "model.keras").is_file():
         missing = ["model.keras"]
@@ -159,6 +175,7 @@ def load_inference(path: str | Path) -> Run:
     _require_folder(path)
     config = read_json(path / "config.json")
     tokenizer = Tokenizer.load(path / "tokenizer.json")
+    deps.require(*corpus.NEEDS.get(tokenizer.kind, ()))
     try:
         if config.get("arch") == "numpy-rnn":
             lm = RNNNumpy.load(path / "weights.npz", len(tokenizer))
@@ -175,6 +192,15 @@ def load_inference(path: str | Path) -> Run:
             f"{lm.vocab_size} embedding rows, {out_size} outputs; retrain the run"
         )
     return Run(path, lm, tokenizer, config, read_json(path / "metrics.json"))
+
+
+def weights_of(path: str | Path) -> dict[str, np.ndarray]:
+    """The named arrays of a run's ``weights.npz`` (what fine-tuning starts from)."""
+    try:
+        with np.load(Path(path) / "weights.npz") as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
 
 
 def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
@@ -201,12 +227,12 @@ def split_indices(run: Run, side: str) -> list[int]:
     return split[side]
 
 
-def split_docs(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[np.ndarray]:
-    """Encoded documents of one side of the run's split."""
+def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[list[str]]:
+    """Tokens of each document of one side of the run's split."""
     texts = corpus_texts(run, data, text_column)
-    return [np.asarray(run.tokenizer.encode_document(texts[i]), np.int32) for i in split_indices(run, side)]
+    return [run.tokenizer.text_to_tokens(texts[i]) for i in split_indices(run, side)]
 
 
-def encode_file(run: Run, path: str, text_column: str | None = None) -> list[np.ndarray]:
-    """Every document of a corpus file, encoded with the run's tokenizer."""
-    return [np.asarray(run.tokenizer.encode_document(text), np.int32) for text in corpus.read_texts(path, text_column)]
+def file_tokens(run: Run, path: str, text_column: str | None = None) -> list[list[str]]:
+    """Tokens of every document of a corpus file, by the run's tokenizer."""
+    return [run.tokenizer.text_to_tokens(text) for text in corpus.read_texts(path, text_column)]

@@ -1,101 +1,375 @@
-"""Sampling stage: pure functions over logits, the shared decode loop, and text scoring.
+"""Sampling stage: sampler objects over logits, the shared decode loop, and text scoring.
 
-Owns how a next word is chosen (temperature, then top-k / top-p, then a draw from an explicit
-``numpy.random.Generator``; temperature 0 is greedy) and the loop that asks any model for
-``next_logits(ids, state) -> (logits, state)``: the Keras-trained LSTM through
-``inference.NumpyLM``, the numpy RNN, or a test stub.
+Owns how a next word is chosen, keras-hub's design: one class per strategy, built once from a
+*sampler description* (a plain dict, the same for the CLI, the web API and page, the game and the
+benchmarks: ``from_description`` / ``Sampler.description``) and handed to the one decode loop.
+
+A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
+``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
+(temperature 0 is ``Greedy``); the strategy's filter (``TopK``, ``TopP``, ``MinP``,
+``Typical``; none for ``Temperature``) keeps a set of words; a draw from an explicit
+``numpy.random.Generator``. The loop asks any model for ``next_logits(ids, state) -> (logits,
+state)``: the Keras-trained LSTM through ``inference.NumpyLM``, the numpy RNN, or a test stub.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
+from .config import DEFAULT_SAMPLER
+from .errors import UserError
 from .inference import log_softmax
-from .tokenizer import NEVER_EMITTED
+from .tokenizer import BOS_ID, PAD_ID, UNK_ID
+
+DEFAULT = DEFAULT_SAMPLER  # generate.py's and the web page's sampler (patentgen.config)
 
 NextLogits = Callable[[Sequence[int], object], tuple[np.ndarray, object]]
+ALWAYS_BANNED = (PAD_ID, BOS_ID)  # never a word; <unk> is banned too unless the run spells it
 
 
-def ban(logits: np.ndarray, banned: Sequence[int] = NEVER_EMITTED) -> np.ndarray:
-    """A copy of ``logits`` with the banned ids at -inf."""
-    out = np.array(logits, dtype=np.float64)
-    out[list(banned)] = -np.inf
-    return out
+def _probs(logits: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(logits))
 
 
-def top_k_filter(logits: np.ndarray, k: int) -> np.ndarray:
-    """Keep the ``k`` highest logits (ties at the border kept), the rest -inf."""
-    if k >= logits.shape[-1]:
+# ----- processors: logits adjusted from the words so far ----------------------------------------
+@dataclass(frozen=True)
+class RepetitionPenalty:
+    """CTRL's penalty (Keskar et al. 2019): a word already in the context has its logit divided by
+    ``penalty`` if positive, multiplied if negative. ``<unk>`` is exempt: it stands for many words."""
+
+    penalty: float
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        seen = np.fromiter(set(history) - {UNK_ID}, np.int64)
+        if self.penalty == 1 or not len(seen):
+            return logits
+        out = logits.copy()
+        values = out[seen]
+        out[seen] = np.where(values > 0, values / self.penalty, values * self.penalty)
+        return out
+
+
+@dataclass(frozen=True)
+class NoRepeatNGram:
+    """Bans every word that would repeat an ``n``-gram of the context (``<unk>`` n-grams excepted)."""
+
+    n: int
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        n = self.n
+        if len(history) < n - 1 or n < 1:
+            return logits
+        tail = tuple(history[len(history) - n + 1 :]) if n > 1 else ()
+        banned = {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i : i + n - 1]) == tail}
+        banned.discard(UNK_ID)
+        if not banned:
+            return logits
+        out = logits.copy()
+        out[list(banned)] = -np.inf
+        return out
+
+
+@dataclass(frozen=True)
+class PhraseCache:
+    """The continuation of a repeated phrase (an n-gram cache, the counterpart of
+    ``NoRepeatNGram``): where the last ``context`` words already occurred in the text, the
+    words that followed them there get a share ``weight`` of the probability,
+    ``(1 - weight) * P_model + weight * share among those followers``. Patent abstracts repeat
+    their phrases ("the neural network ... the neural network") more than the model alone does."""
+
+    weight: float
+    context: int = 2
+
+    def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
+        """(size,) share of each word among the followers of the text's last ``context`` words
+        where they occurred before; None where they did not."""
+        k = self.context
+        tail = tuple(history[len(history) - k :])
+        followers = [history[i + k] for i in range(len(history) - k) if tuple(history[i : i + k]) == tail]
+        followers = [w for w in followers if w not in ALWAYS_BANNED]
+        return np.bincount(followers, minlength=size)[:size] / len(followers) if followers else None
+
+    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        cache = self.share(history, len(probs)) if self.weight and len(history) > self.context else None
+        return probs if cache is None else (1 - self.weight) * probs + self.weight * cache
+
+
+@dataclass(frozen=True)
+class WordCache:
+    """A unigram cache (Kuhn & De Mori 1990): the next-word distribution mixed with the share
+    of each word among the words already in the text, ``(1 - w) * P + w * share``. People reuse
+    their terms (words are bursty) more than the model predicts. The cache is trusted as it
+    fills: with ``n`` cached words, ``w = weight * n / (n + ramp)``. The ``skip_top`` most
+    frequent words (punctuation and function words: the ids after the reserved ones, as the
+    vocabulary is sorted by count), reserved ids (``<unk>`` too: the open vocabulary's own copy
+    rule repeats rare words) and the word just written are never cached."""
+
+    weight: float
+    skip_top: int = 50
+    ramp: int = 10
+
+    def share(self, history: Sequence[int], size: int) -> tuple[float, np.ndarray] | None:
+        """(the weight's factor n / (n + ramp), (size,) share of each cached word), or None if
+        nothing is cached."""
+        words = np.asarray([w for w in history if w >= 3 + self.skip_top], np.int64)
+        if history:
+            words = words[words != history[-1]]
+        if not len(words):
+            return None
+        return len(words) / (len(words) + self.ramp), np.bincount(words, minlength=size)[:size] / len(words)
+
+    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        cached = self.share(history, len(probs)) if self.weight else None
+        if cached is None:
+            return probs
+        weight = self.weight * cached[0]
+        return (1 - weight) * probs + weight * cached[1]
+
+
+# ----- strategies -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sampler:
+    """Base of every strategy: bans, processors, temperature, the strategy's filter, a draw."""
+
+    temperature: float = 1.0
+    processors: tuple = field(default=(), compare=True)
+    kind: ClassVar[str] = "temperature"
+
+    def filter(self, logits: np.ndarray) -> np.ndarray:
+        """The strategy's choice of candidate words (tempered logits in, -inf outside)."""
         return logits
-    border = np.partition(logits, -k)[-k]
-    return np.where(logits >= border, logits, -np.inf)
+
+    def processed(self, logits: np.ndarray, history: Sequence[int], banned: Sequence[int]) -> np.ndarray:
+        """Logits with banned ids at -inf and the logit processors applied (where they would
+        leave no word at all, as a no-repeat rule can late in a long text, they are skipped)."""
+        logits = np.array(logits, dtype=np.float64)
+        logits[list(banned)] = -np.inf
+        out = logits
+        for process in self.processors:
+            if not hasattr(process, "mix"):
+                out = process(out, history)
+        return out if np.isfinite(out.max()) else logits
+
+    def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
+        """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
+        then the caches mixed in at their fixed shares (temperature does not scale them)."""
+        logits = self.processed(logits, history, banned)
+        with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
+            tempered = self.filter((logits - logits.max()) / self.temperature)
+        probs = _probs(tempered)
+        mixers = [p for p in self.processors if hasattr(p, "mix")]
+        for mixer in mixers:
+            probs = mixer.mix(probs, history)
+        if mixers:
+            probs = np.where(np.isfinite(logits), probs, 0.0)  # bans and no-repeat rules hold for copies too
+        return probs / probs.sum()
+
+    def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
+        probs = self.distribution(logits, history, banned)
+        return int(rng.choice(len(probs), p=probs))
+
+    def with_temperature(self, temperature: float) -> "Sampler":
+        """The same strategy and processors at another temperature (0 gives Greedy)."""
+        return from_description({**self.description(), "temperature": temperature})
+
+    def description(self) -> dict:
+        """The options this sampler was built from (``from_description`` inverts it)."""
+        out = {"temperature": self.temperature}
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("temperature", "processors")})
+        names = {RepetitionPenalty: ("repetition_penalty", "penalty"), NoRepeatNGram: ("no_repeat_ngram", "n"), PhraseCache: ("phrase_cache", "weight"),
+                 WordCache: ("word_cache", "weight")}
+        for process in self.processors:
+            key, attr = names[type(process)]
+            out[key] = getattr(process, attr)
+        return out
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in self.description().items())
 
 
-def top_p_filter(logits: np.ndarray, p: float) -> np.ndarray:
-    """Keep the smallest set of most likely words whose probability reaches ``p``."""
-    order = np.argsort(-logits)
-    probs = np.exp(log_softmax(logits[order]))
-    keep = int(np.searchsorted(np.cumsum(probs), p)) + 1  # words needed to reach p
-    out = np.full_like(logits, -np.inf)
-    out[order[:keep]] = logits[order[:keep]]
+@dataclass(frozen=True)
+class Greedy(Sampler):
+    """The most likely allowed word (temperature 0); the caches do not apply."""
+
+    kind: ClassVar[str] = "greedy"
+
+    def next_id(self, logits, rng, history=(), banned=()) -> int:
+        return int(np.argmax(self.processed(logits, history, banned)))
+
+    def distribution(self, logits, history=(), banned=()) -> np.ndarray:
+        probs = np.zeros(len(logits))
+        probs[self.next_id(logits, None, history, banned)] = 1.0
+        return probs
+
+
+@dataclass(frozen=True)
+class Temperature(Sampler):
+    """A draw from the whole tempered distribution."""
+
+
+@dataclass(frozen=True)
+class TopK(Sampler):
+    """Only the ``top_k`` most likely words (ties at the border kept)."""
+
+    top_k: int = 40
+    kind: ClassVar[str] = "top_k"
+
+    def filter(self, logits):
+        if self.top_k >= logits.shape[-1]:
+            return logits
+        border = np.partition(logits, -self.top_k)[-self.top_k]
+        return np.where(logits >= border, logits, -np.inf)
+
+
+@dataclass(frozen=True)
+class TopP(Sampler):
+    """Nucleus sampling (Holtzman et al. 2020): the smallest set of most likely words whose
+    probability reaches ``top_p``."""
+
+    top_p: float = 0.9
+    kind: ClassVar[str] = "top_p"
+
+    def filter(self, logits):
+        if self.top_p >= 1:
+            return logits
+        order = np.argsort(-logits)
+        keep = int(np.searchsorted(np.cumsum(_probs(logits[order])), self.top_p)) + 1
+        out = np.full_like(logits, -np.inf)
+        out[order[:keep]] = logits[order[:keep]]
+        return out
+
+
+@dataclass(frozen=True)
+class MinP(Sampler):
+    """Words at least ``min_p`` times as likely as the most likely one (Nguyen et al. 2024)."""
+
+    min_p: float = 0.05
+    kind: ClassVar[str] = "min_p"
+
+    def filter(self, logits):
+        return np.where(logits >= logits.max() + math.log(self.min_p), logits, -np.inf)
+
+
+@dataclass(frozen=True)
+class Typical(Sampler):
+    """Locally typical sampling (Meister et al. 2023): words whose surprisal is closest to the
+    entropy, up to probability ``typical_p``."""
+
+    typical_p: float = 0.9
+    kind: ClassVar[str] = "typical_p"
+
+    def filter(self, logits):
+        logp = log_softmax(logits)
+        probs = np.exp(logp)
+        entropy = -np.sum(probs[probs > 0] * logp[probs > 0])
+        order = np.argsort(np.abs(-logp - entropy))
+        keep = int(np.searchsorted(np.cumsum(probs[order]), self.typical_p)) + 1
+        out = np.full_like(logits, -np.inf)
+        out[order[:keep]] = logits[order[:keep]]
+        return out
+
+
+STRATEGIES = (TopK, TopP, MinP, Typical)  # at most one of their options in a description
+OPTIONS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram", "phrase_cache", "word_cache")
+
+
+def check(desc: dict) -> dict:
+    """A sampler description with every value checked; UserError names the first bad one."""
+    unknown = set(desc) - set(OPTIONS)
+    if unknown:
+        raise UserError(f"unknown sampler option {sorted(unknown)[0]!r}; the options are {', '.join(OPTIONS)}")
+    out = {k: v for k, v in desc.items() if v is not None}
+    rules = {
+        "temperature": (lambda v: v >= 0, "a finite number >= 0 (0 is greedy)"),
+        "top_k": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
+        "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+        "min_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+        "typical_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
+        "repetition_penalty": (lambda v: v >= 1, "a finite number >= 1 (1 is no penalty)"),
+        "no_repeat_ngram": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
+        "phrase_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
+        "word_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
+    }
+    for name, value in out.items():
+        ok, need = rules[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+            raise UserError(f"{name.replace('_', '-')} must be {need}, not {value!r}")
+    chosen = [s.kind for s in STRATEGIES if s.kind in out]
+    if len(chosen) > 1:
+        raise UserError(f"choose one of top-k, top-p, min-p and typical-p, not {' and '.join(c.replace('_', '-') for c in chosen)}")
     return out
 
 
-def choose(
-    logits: np.ndarray,
-    rng: np.random.Generator,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    banned: Sequence[int] = NEVER_EMITTED,
-) -> int:
-    """One next-word id: banned ids removed, temperature, top-k, top-p, then a draw."""
-    logits = ban(logits, banned)
+def with_defaults(given: dict, defaults: dict) -> dict:
+    """``given`` options (None: not given) over ``defaults``; a strategy given replaces the
+    default one, and ``"full": True`` asks for none."""
+    given = {k: v for k, v in given.items() if v is not None}
+    full = given.pop("full", False)
+    strategies = [s.kind for s in STRATEGIES]
+    base = {k: v for k, v in defaults.items() if k not in strategies or not (full or set(strategies) & set(given))}
+    return {**base, **given}
+
+
+def from_description(desc: dict | None = None) -> Sampler:
+    """The sampler a description asks for, e.g. ``{"temperature": 0.9, "top_p": 0.95,
+    "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling."""
+    desc = check(dict(desc or {}))
+    processors = []
+    if desc.get("repetition_penalty", 1) != 1:
+        processors.append(RepetitionPenalty(float(desc["repetition_penalty"])))
+    if desc.get("no_repeat_ngram"):
+        processors.append(NoRepeatNGram(int(desc["no_repeat_ngram"])))
+    if desc.get("word_cache"):  # the caches nest as fitted: (1 - p) * ((1 - w) * model + w * words) + p * phrases
+        processors.append(WordCache(float(desc["word_cache"])))
+    if desc.get("phrase_cache"):
+        processors.append(PhraseCache(float(desc["phrase_cache"])))
+    temperature = float(desc.get("temperature", 1.0))
     if temperature == 0:
-        return int(np.argmax(logits))
-    logits = logits / temperature
-    if top_k:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1:
-        logits = top_p_filter(logits, top_p)
-    probs = np.exp(log_softmax(logits))
-    return int(rng.choice(len(probs), p=probs / probs.sum()))
+        return Greedy(0.0, tuple(processors))
+    for strategy in STRATEGIES:
+        if strategy.kind in desc:
+            value = desc[strategy.kind]
+            return strategy(temperature, tuple(processors), **{strategy.kind: int(value) if strategy is TopK else float(value)})
+    return Temperature(temperature, tuple(processors))
 
 
+# ----- the decode loop --------------------------------------------------------------------------
 def generate(
     next_logits: NextLogits,
     seed_ids: Sequence[int],
     n_words: int,
     rng: np.random.Generator,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    banned: Sequence[int] = NEVER_EMITTED,
+    sampler: Sampler | None = None,
+    banned: Sequence[int] = ALWAYS_BANNED + (UNK_ID,),
     stop_ids: Sequence[int] = (),
 ) -> list[int]:
     """Continue ``seed_ids`` (fed once) by up to ``n_words`` ids, one model step per word."""
+    sampler = sampler or Temperature()
     if n_words <= 0:
         return []
     logits, state = next_logits(list(seed_ids), None)
+    history = list(seed_ids)
     out: list[int] = []
     while True:
-        word = choose(logits, rng, temperature, top_k, top_p, banned)
+        word = sampler.next_id(logits, rng, history, banned)
         out.append(word)
+        history.append(word)
         if len(out) == n_words or word in stop_ids:
             return out
         logits, state = next_logits([word], state)
 
 
+# ----- scoring ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Score:
     """Log-probability of each word of a text given the words before it."""
 
     words: list[str]
-    logprobs: list[float]  # natural log, one per word
+    logprobs: list[float]  # natural log, one per word (a rare word: P(<unk>) times its spelling's)
 
     @property
     def total(self) -> float:
@@ -113,11 +387,14 @@ class Score:
         }
 
 
-def score(next_logits: NextLogits, context_ids: Sequence[int], ids: Sequence[int], words: Sequence[str]) -> Score:
-    """Per-word log-probabilities of ``ids`` after ``context_ids`` (e.g. ``[<s>]``)."""
+def score(next_logits: NextLogits, context_ids: Sequence[int], ids: Sequence[int], words: Sequence[str],
+          spelling: Sequence[float] | None = None) -> Score:
+    """Per-word log-probabilities of ``ids`` after ``context_ids`` (e.g. ``[<s>]``), plus each
+    word's ``spelling`` log-probability if given (0 for in-vocabulary words)."""
     logits, state = next_logits(list(context_ids), None)
     logprobs = []
-    for word_id in ids:
-        logprobs.append(float(log_softmax(np.asarray(logits, np.float64))[word_id]))
+    for n, word_id in enumerate(ids):
+        logprobs.append(float(log_softmax(np.asarray(logits, np.float64))[word_id]) + (spelling[n] if spelling else 0.0))
         logits, state = next_logits([word_id], state)
     return Score(list(words), logprobs)
+

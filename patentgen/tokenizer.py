@@ -1,7 +1,9 @@
 """Tokenizer stage: the single word <-> id mapping for training, generation, scoring and the game.
 
 Owns the vocabulary (ids by count, then alphabetically; ``<pad>`` = 0, ``<unk>`` = 1), the
-text -> tokens pipeline of each corpus kind, JSON save/load and detokenising for people.
+text -> tokens pipeline of each corpus kind, JSON save/load and detokenising for people. Its
+``open_vocab`` (``patentgen.openvocab``) knows the words behind ``<unk>``: it spells generated
+``<unk>`` ids and scores out-of-vocabulary words.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import numpy as np
 
 from . import corpus
 from .errors import UserError
+from .openvocab import OpenVocab, known_words
 
 PAD, UNK, BOS = "<pad>", "<unk>", "<s>"
 PAD_ID, UNK_ID, BOS_ID = 0, 1, 2
 RESERVED = (PAD, UNK, BOS)
-NEVER_EMITTED = (PAD_ID, UNK_ID, BOS_ID)
 _NO_SPACE_BEFORE = set(corpus.PUNCTUATION) | {"!", ":", ")", "...", "n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
 _SENTENCE_END = {".", "?", "!"}
 
@@ -32,6 +36,7 @@ class Tokenizer:
     lower: bool = True
     counts: tuple[int, ...] = ()
     state: dict = field(default_factory=dict, compare=False)  # what the corpus kind learned (Punkt)
+    open_vocab: OpenVocab | None = field(default=None, compare=False)  # None: <unk> is never written
     index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -83,6 +88,46 @@ class Tokenizer:
         """A whole raw document as the model sees it: ``<s>`` then its words."""
         return self.document_ids(self.text_to_tokens(text))
 
+    def is_oov(self, word: str) -> bool:
+        return word not in self.index
+
+    @property
+    def emits_unk(self) -> bool:
+        """Whether generation may write <unk> (spelled as a real word) rather than ban it: the
+        run knows the rare training words it stands for."""
+        return self.open_vocab is not None and bool(self.open_vocab.rare)
+
+    def spell(self, ids: Sequence[int], context: Sequence[str], rng: np.random.Generator) -> list[str]:
+        """Generated ``ids`` as words, each ``<unk>`` spelled after ``context`` and the words
+        before it (a closed-vocabulary run leaves ``<unk>``)."""
+        words = list(context)
+        for i in ids:
+            word = self.vocab[i]
+            if i == UNK_ID and self.emits_unk:
+                word = self.open_vocab.spell(word, words, self.is_oov, rng)
+            words.append(word)
+        return words[len(context) :]
+
+    def can_write(self, word: str, context: Iterable[str] = ()) -> bool:
+        """Whether the model could write ``word`` after ``context``: in the vocabulary, a rare
+        training word, or (a copy) an out-of-vocabulary word of the context."""
+        if word in self.index:
+            return True
+        if self.open_vocab is None:
+            return False
+        return word in self.open_vocab.rare or word in set(context)
+
+    def spelling_logprobs(self, tokens: Sequence[str]) -> np.ndarray:
+        """log P(spelling | <unk>, context) of each token of a document (0 where in the
+        vocabulary), aligned with ``document_ids`` (a leading 0 for ``<s>``)."""
+        out = np.zeros(len(tokens) + 1)
+        if self.open_vocab is None:
+            return out
+        for j, word in enumerate(tokens):
+            if word not in self.index:
+                out[j + 1] = self.open_vocab.logprob(word, tokens[:j], self.is_oov)
+        return out
+
     def unknown_words(self, text: str) -> list[str]:
         """Words of ``text`` outside the vocabulary, in order of first appearance."""
         return list(dict.fromkeys(t for t in self.text_to_tokens(text) if t not in self.index))
@@ -96,7 +141,7 @@ class Tokenizer:
     def to_json(self) -> dict:
         return {
             "kind": self.kind, "lower": self.lower, "vocab": list(self.vocab), "counts": list(self.counts),
-            "state": self.state,
+            "state": self.state, **({"open_vocab": self.open_vocab.to_json()} if self.open_vocab else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -106,9 +151,11 @@ class Tokenizer:
     def load(cls, path: str | Path) -> "Tokenizer":
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
+            vocab = tuple(data["vocab"])
+            extra = data.get("open_vocab")
             return cls(
-                tuple(data["vocab"]), data["kind"], bool(data["lower"]), tuple(data.get("counts", ())),
-                data.get("state") or {},
+                vocab, data["kind"], bool(data["lower"]), tuple(data.get("counts", ())),
+                data.get("state") or {}, OpenVocab.from_json(extra, known_words(vocab)) if extra else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UserError(f"cannot read tokenizer {path} ({err}); retrain the run or pick another --model") from None

@@ -36,7 +36,8 @@ class Schedule:
 
 class WallClock(keras.callbacks.Callback):
     """Adds ``seconds`` (training time, earlier sessions included) to each epoch's logs; stops
-    past ``budget_s``."""
+    past ``budget_s``. An epoch the budget cut short gets ``epoch_fraction`` (the share of its
+    batches trained) in its logs: Keras still validates it and calls it an epoch."""
 
     def __init__(self, budget_s: float | None, offset: float = 0.0):
         super().__init__()
@@ -44,6 +45,7 @@ class WallClock(keras.callbacks.Callback):
         self.offset = offset
         self.start = time.perf_counter()
         self.out_of_time = False
+        self.fraction: float | None = None  # of the epoch the budget cut, if it cut one short
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -52,13 +54,18 @@ class WallClock(keras.callbacks.Callback):
         return self.offset + time.perf_counter() - self.start
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.budget_s is not None and self.elapsed() > self.budget_s:
+        if self.budget_s is not None and self.elapsed() > self.budget_s and not self.out_of_time:
             self.out_of_time = True
             self.model.stop_training = True
+            steps = (self.params or {}).get("steps")
+            if steps and batch + 1 < steps:
+                self.fraction = (batch + 1) / steps
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["seconds"] = round(self.elapsed(), 2)
+            if self.fraction is not None:
+                logs["epoch_fraction"] = round(self.fraction, 4)
 
 
 class StopOnSignal(keras.callbacks.Callback):
@@ -115,6 +122,11 @@ def seed_everything(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def whole_epochs(rows: list[dict]) -> int:
+    """Epochs trained in full: a last epoch cut short by the time budget does not count."""
+    return sum(1 for row in rows if row.get("epoch_fraction", 1.0) >= 1.0)
 
 
 def write_history(path: Path, rows: list[dict]) -> None:

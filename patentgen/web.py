@@ -1,7 +1,8 @@
 """The browser game and generator: a FastAPI app over one loaded run.
 
-Owns the HTTP surface: two pages (the game at ``/``, free generation at ``/generate``) and a JSON
-API (``POST /api/rounds``, ``POST /api/rounds/{id}/guess``, ``POST /api/generate``,
+Owns the HTTP surface: three pages (the game at ``/``, free generation at ``/generate``, the
+interactive API page at ``/docs``: Swagger UI, self-hosted under ``/static``) and a JSON API
+(``POST /api/rounds``, ``POST /api/rounds/{id}/guess``, ``POST /api/generate``,
 ``POST /api/score``, ``GET /api/stats``; the OpenAPI spec is at ``/openapi.json``). The answer to
 a round lives only in the results database until it is guessed. Every bad request gets a 4xx
 with ``{"error": "..."}``; no response ever carries a traceback. ``serve.py`` runs it.
@@ -15,11 +16,12 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from . import generation
+from . import generation, sampling
 from .errors import UserError
 from .game import Game
 from .results import AlreadyAnswered, RoundNotFound, Store
@@ -28,6 +30,10 @@ MAX_SEED_CHARS = 2000
 MAX_WORDS = 200
 MAX_DIVERSITY = 5.0
 PAGES = Path(__file__).with_name("pages")
+STATIC = PAGES / "static"  # the API page's scripts and styles (Swagger UI, self-hosted) and the icon
+# The API page runs only the app's own scripts and styles: Swagger UI is served from /static.
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 
 class _Body(BaseModel):
@@ -40,9 +46,24 @@ class Guess(_Body):
 
 class GenerateRequest(_Body):
     seed: str = Field("", max_length=MAX_SEED_CHARS, description="text to continue")
-    diversity: float = Field(0.8, ge=0, le=MAX_DIVERSITY, description="sampling temperature; 0 is greedy")
+    diversity: float | None = Field(None, ge=0, le=MAX_DIVERSITY, description=f"sampling temperature; 0 is greedy (default {sampling.DEFAULT.get('temperature', 1.0)})")
     words: int = Field(50, ge=1, le=MAX_WORDS, description="words to generate")
     random_seed: int | None = Field(None, ge=0, description="makes the output repeatable")
+    top_k: int | None = Field(None, ge=1, description="draw only from the K most likely words", strict=True)
+    top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: the most likely words up to this probability", strict=True)
+    min_p: float | None = Field(None, gt=0, le=1, description="only words at least this share of the most likely one's probability", strict=True)
+    typical_p: float | None = Field(None, gt=0, le=1, description="locally typical sampling with this probability mass", strict=True)
+    full: bool = Field(False, description="no top-k/top-p/min-p/typical filter: the whole distribution", strict=True)
+    repetition_penalty: float | None = Field(None, ge=1, description="divide the logit of every word already in the text by this; 1 is none", strict=True)
+    no_repeat_ngram: int | None = Field(None, ge=1, description="never repeat an n-gram of this size", strict=True)
+    phrase_cache: float | None = Field(None, ge=0, lt=1, description="share of probability given to continuing a phrase already in the text; 0 is none", strict=True)
+    word_cache: float | None = Field(None, ge=0, lt=1, description="share of probability (at most) given to reusing a word of the text; 0 is none", strict=True)
+
+    def sampler(self) -> sampling.Sampler:
+        """At most one of top_k, top_p, min_p, typical_p; unset options take generate.py's defaults."""
+        given = self.model_dump(include=set(sampling.OPTIONS) | {"full", "diversity"})
+        given["temperature"] = given.pop("diversity")
+        return sampling.from_description(sampling.with_defaults(given, sampling.DEFAULT))
 
 
 class ScoreRequest(_Body):
@@ -102,7 +123,8 @@ def create_app(run, play: Game, store: Store, random_seed: int | None = None) ->
     _install_error_handlers(app)
     seeds = _Seeds(random_seed)
     model_name = str(run.path)
-    pages = {name: (PAGES / f"{name}.html").read_text(encoding="utf-8") for name in ("game", "generate")}  # read once
+    pages = {name: (PAGES / f"{name}.html").read_text(encoding="utf-8") for name in ("game", "generate", "docs")}  # read once
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def game_page():
@@ -111,6 +133,15 @@ def create_app(run, play: Game, store: Store, random_seed: int | None = None) ->
     @app.get("/generate", response_class=HTMLResponse, include_in_schema=False)
     def generate_page():
         return pages["generate"]
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page():
+        """The interactive API page (Swagger UI over /openapi.json)."""
+        return HTMLResponse(pages["docs"], headers={"Content-Security-Policy": DOCS_CSP})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
 
     @app.post("/api/rounds", summary="Deal a new round: a seed and three options, the human one not marked")
     def new_round():
@@ -124,8 +155,10 @@ def create_app(run, play: Game, store: Store, random_seed: int | None = None) ->
 
     @app.post("/api/generate", summary="Continue a seed")
     def generate(body: GenerateRequest):
-        result = generation.continue_text(run, body.seed, body.words, seeds.rng(body.random_seed), body.diversity)
-        return {"seed": body.seed, "diversity": body.diversity, "text": result.text(run), "continuation": result.text(run, with_seed=False), "unknown": result.unknown}
+        sampler = body.sampler()
+        result = generation.continue_text(run, body.seed, body.words, seeds.rng(body.random_seed), sampler)
+        return {"seed": body.seed, "diversity": sampler.temperature, "sampler": sampler.description(), "text": result.text(),
+                "continuation": result.text(with_seed=False), "unknown": result.unknown}
 
     @app.post("/api/score", summary="Log-probability of each word of a text")
     def score(body: ScoreRequest):

@@ -101,11 +101,14 @@ class Windows:
     starts: np.ndarray  # (W,) int64 starts of full-context windows
     chunks: np.ndarray  # (C, window + 1) int32, right-padded
     window: int
+    spelling: np.ndarray | None = None  # (N,) float64 log P(spelling | <unk>, context) per flat id, 0 if in vocabulary
 
     @classmethod
-    def from_docs(cls, docs: list[np.ndarray], window: int) -> "Windows":
+    def from_docs(cls, docs: list[np.ndarray], window: int, spelling: list[np.ndarray] | None = None) -> "Windows":
+        """``spelling``: each document's ``Tokenizer.spelling_logprobs`` (for open-vocabulary scores)."""
         flat, starts = classic_starts(docs, window)
-        return cls(flat, starts, every_position_chunks(docs, window), window)
+        spelling_flat = np.concatenate(spelling) if spelling else None
+        return cls(flat, starts, every_position_chunks(docs, window), window, spelling_flat)
 
     def targets(self, arch: str) -> int:
         """How many targets one pass over these windows trains on."""

@@ -19,6 +19,9 @@ SUBJECTS = ["a neural network", "the processor", "an input layer", "a training u
 VERBS = ["receives", "computes", "stores", "adjusts", "outputs", "compares"]
 OBJECTS = ["a weight matrix", "the error signal", "an output value", "the input data", "a hidden state", "the learning rate"]
 TAILS = [", and", "; wherein", ". The", ". Each", ", which"]
+# Terms of art, one per abstract (40 for 60 abstracts): rare in training, some never seen there,
+# and repeated inside every third abstract, as patents repeat theirs (the open-vocabulary tests).
+TERMS = [a + b for a in ("quor", "vel", "zint", "brax", "mol") for b in ("ex", "ium", "ode", "ant", "ix", "or", "yl", "en")]
 
 
 def make_abstract(rng: np.random.Generator, sentences: int = 8) -> str:
@@ -42,6 +45,8 @@ def write_csv(path: Path, texts: list[str], column: str = "patent_abstract") -> 
 def abstracts() -> list[str]:
     rng = np.random.default_rng(7)
     texts = [make_abstract(rng) for _ in range(60)]
+    for i, term in enumerate(TERMS[i % len(TERMS)] for i in range(60)):
+        texts[i] += f" The {term} stores the weight matrix." + (f" Each {term} computes an output value." if i % 3 == 0 else "")
     texts += [texts[0], texts[1] + " It also learns."]  # an exact and a near duplicate
     return texts
 

@@ -68,9 +68,89 @@ def test_play_one_round_by_clicking(server, tmp_path):
             assert page.text_content("#score") == f"Score: {int(verdict.startswith('Right!'))} of 1"
             labels = page.locator(".option .label").all_text_contents()
             assert labels.count("human") == 1 and sum(label.startswith("model, diversity") for label in labels) == 2
-            page.wait_for_function("document.getElementById('stats').textContent.includes('1 rounds played')")
+            page.wait_for_function("document.getElementById('stats').textContent.includes('1 round played;')")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
     data = shot.read_bytes()
     assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def console_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def test_keyboard_shortcuts_and_a_score_that_survives_a_reload(server, browser):
+    page = browser.new_page()
+    errors = console_errors(page)
+    page.goto(server + "/")
+    page.wait_for_selector("#option-3")
+    page.wait_for_function("document.getElementById('stats').textContent.includes('No rounds played yet')")
+    page.keyboard.press("x")  # not a shortcut: nothing happens
+    page.keyboard.press("3")
+    page.wait_for_selector("#reveal:not([hidden])")
+    assert page.locator(".option.chosen").get_attribute("id") == "option-3"
+    first = page.text_content("#score")
+    assert first in ("Score: 0 of 1", "Score: 1 of 1")
+    page.keyboard.press("2")  # the round is answered: no second guess
+    page.keyboard.press("n")
+    page.wait_for_selector("#reveal[hidden]", state="attached")
+    page.wait_for_selector("#option-3")
+    page.reload()
+    page.wait_for_selector("#option-3")
+    assert page.text_content("#score") == first  # kept in this browser
+    page.click("#reset")
+    assert page.text_content("#score") == "Score: 0 of 0" and page.is_hidden("#reset")
+    assert not errors
+
+
+def test_generate_page_shows_no_empty_box_a_busy_state_and_no_stale_text(server, browser):
+    page = browser.new_page()
+    errors = console_errors(page)
+    page.goto(server + "/generate")
+    assert page.is_hidden("#output") and page.is_hidden("#error")
+    pending = []
+    page.route("**/api/generate", lambda route: pending.append(route))  # held until checked
+    page.click("#go")
+    page.wait_for_function("document.getElementById('status').textContent === 'Generating'")
+    assert page.is_disabled("#go") and page.get_attribute("#output", "aria-busy") == "true"
+    pending[0].continue_()
+    page.wait_for_function("document.getElementById('output').textContent.length > 0")
+    assert page.text_content("#status") == "" and page.is_enabled("#go")
+    for bad in ("", "0", "2.5", "500"):
+        page.fill("#words", bad)
+        page.click("#go")
+        assert "Words must be a whole number from 1 to 200" in page.text_content("#error")
+        assert page.text_content("#output") == "" and page.is_hidden("#output")
+    assert not errors
+
+
+def test_api_docs_page_renders_and_runs_a_request_under_its_policy(server, browser):
+    page = browser.new_page()
+    errors = console_errors(page)  # a script or style the policy blocks is reported here
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock-summary-path")
+    paths = page.locator(".opblock-summary-path").all_text_contents()
+    assert {"/api/rounds", "/api/generate", "/api/score", "/api/stats"} <= {p.replace("\u200b", "") for p in paths}
+    page.click("#operations-default-stats_api_stats_get .opblock-summary")
+    page.click("#operations-default-stats_api_stats_get .execute")
+    live = "#operations-default-stats_api_stats_get .live-responses-table tbody .response-col_status"
+    page.wait_for_selector(live)
+    assert page.locator(live).first.text_content().strip() == "200"
+    assert '"rounds"' in page.text_content("#operations-default-stats_api_stats_get .live-responses-table tbody")
+    assert not errors, errors

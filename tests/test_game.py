@@ -16,8 +16,8 @@ def stub_game(n_docs=5, length=100, rules=game.Rules()):
     docs = {10 + i: [f"w{i}_{k}" for k in range(length)] for i in range(n_docs)}
     calls = []
 
-    def sample(seed, n, diversity, rng):
-        calls.append((tuple(seed), n, diversity))
+    def sample(seed, n, sampler, rng):
+        calls.append((tuple(seed), n, sampler.temperature))
         return ["model"] * n
 
     return game.Game(docs, sample, rules), docs, calls
@@ -45,7 +45,7 @@ def test_round_has_one_human_two_model_options_of_equal_length():
         assert human.text == game.display(tokens[50 : 50 + rnd.n_words], tokens[:50]) and human.diversity is None
         models = [o for o in rnd.options if o.source == game.MODEL]
         assert len(models) == 2 and all(o.text == game.display(["model"] * rnd.n_words, tokens[:50]) for o in models)
-        assert all(0.5 <= o.diversity <= 1.25 for o in models)
+        assert all(game.Rules().low <= o.diversity <= game.Rules().high for o in models)
         assert [c[:2] for c in calls] == [(tuple(tokens[:50]), rnd.n_words)] * 2
         assert sorted(c[2] for c in calls) == sorted(o.diversity for o in models)
 
@@ -128,3 +128,56 @@ def test_terminal_game_without_its_corpus_says_where_to_put_it(tiny_run, tmp_pat
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "not found" in result.stderr and "--data" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_human_continuations_stop_before_words_the_model_cannot_write():
+    docs = {1: [f"w{k}" for k in range(100)], 2: [f"w{k}" for k in range(100)], 3: [f"w{k}" for k in range(100)]}
+    docs[1][50 + 35] = "novel"  # 35 writable words, then one the model could not write
+    docs[2][50 + 10] = "novel"  # only 10: too few for a round
+    docs[3][50 + 5] = "seedword"  # never seen in training, but in the seed: the model can copy it
+    docs[3][7] = "seedword"
+    writable = lambda word, seed: word.startswith("w") or word in seed  # noqa: E731
+    play = game.Game(docs, lambda seed, n, sampler, rng: ["w0"] * n, game.Rules(), writable)
+    assert play.ids == [1, 3] and play.offered == 3 and play.room[1] == 35
+    for s in range(40):
+        rnd = play.new_round(np.random.default_rng(s))
+        assert "novel" not in rnd.options[rnd.human - 1].text.lower()
+        assert rnd.n_words <= (35 if rnd.doc_id == 1 else 50)
+
+
+def test_rounds_of_a_run_use_only_writable_words_and_open_vocabulary_samples(tiny_game):
+    run, play = tiny_game
+    assert play.ids and len(play.ids) <= play.offered
+    rng = np.random.default_rng(5)
+    for _ in range(15):
+        rnd = play.new_round(rng)
+        tokens = play.docs[rnd.doc_id]
+        seed, human = tokens[:10], tokens[10 : 10 + rnd.n_words]
+        assert all(run.tokenizer.can_write(w, seed) for w in human)
+        assert all("<unk>" not in o.text for o in rnd.options)
+
+
+def test_game_sampler_and_band_come_from_the_rules():
+    play, _, calls = stub_game(rules=game.Rules(low=0.9, high=0.9, sampler={"top_p": 0.5, "repetition_penalty": 1.1}))
+    play.new_round(np.random.default_rng(0))
+    assert [c[2] for c in calls] == [0.9, 0.9]
+    with pytest.raises(UserError, match="top-p"):
+        game.Rules(sampler={"top_p": 2})
+
+
+def test_stats_and_failed_starts_create_no_database(tiny_run, corpus_csv, tmp_path):
+    import socket
+
+    db = tmp_path / "sub" / "g.sqlite3"
+    stats = run_script("game.py", "--stats", "--db", str(db))
+    assert stats.returncode == 0 and "no rounds played yet" in stats.stdout and not db.exists() and not db.parent.exists()
+    base = ["--model", str(tiny_run[0]), "--db", str(db), "--seed-words", str(GAME_RULES["seed_words"])]
+    no_corpus = run_script("game.py", *base, "--data", str(tmp_path / "missing.csv"))
+    assert no_corpus.returncode == 2 and not db.parent.exists()
+    no_corpus = run_script("serve.py", *base, "--data", str(tmp_path / "missing.csv"))
+    assert no_corpus.returncode == 2 and "not found" in no_corpus.stderr and not db.parent.exists()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = run_script("serve.py", *base, "--data", str(corpus_csv), "--port", str(busy.getsockname()[1]))
+    assert taken.returncode == 2 and "cannot listen" in taken.stderr and not db.parent.exists()

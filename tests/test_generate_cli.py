@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from patentgen import generation, runs
+from patentgen import generation, runs, sampling
+from patentgen.config import DEFAULT_SAMPLER
 from patentgen.tokenizer import RESERVED
 
 
@@ -23,8 +24,9 @@ def test_generates_the_requested_words_without_reserved_tokens(tiny_run):
     assert text.startswith("A neural network")
     assert not any(tok in text for tok in RESERVED)
     run = runs.load_inference(model)
-    cont = generation.continue_text(run, "a neural network", 40, np.random.default_rng(1), 1.5)
-    assert len(cont.ids) == 40 and cont.text(run) == text
+    sampler = sampling.from_description(sampling.with_defaults({"temperature": 1.5}, sampling.DEFAULT))
+    cont = generation.continue_text(run, "a neural network", 40, np.random.default_rng(1), sampler)
+    assert len(cont.ids) == 40 and cont.text() == text
 
 
 def test_same_random_seed_same_text_and_samples(tiny_run):
@@ -64,6 +66,21 @@ def test_score_and_neighbors(tiny_run):
     assert found == sorted(found, key=lambda x: -x[1])
 
 
+def test_sampler_flags_build_the_sampler_they_describe(tiny_run):
+    model, _ = tiny_run
+    args = ["--seed", "a neural network", "--words", "15", "--random-seed", "2", "--json", "--diversity", "1.3",
+            "--min-p", "0.02", "--no-repeat-ngram", "2", "--phrase-cache", "0.2"]
+    result = gen(model, *args)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["sampler"] == {**{k: v for k, v in DEFAULT_SAMPLER.items() if k not in ("top_k", "top_p", "min_p", "typical_p")},
+                               "temperature": 1.3, "min_p": 0.02, "no_repeat_ngram": 2, "phrase_cache": 0.2}
+    words = data["samples"][0]["continuation"].lower().replace(".", " .").replace(",", " ,").split()
+    assert len(list(zip(words, words[1:]))) == len(set(zip(words, words[1:])))
+    plain = json.loads(gen(model, "--seed", "a neural network", "--words", "5", "--json").stdout)
+    assert plain["sampler"] == DEFAULT_SAMPLER
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -75,6 +92,14 @@ def test_score_and_neighbors(tiny_run):
         (["--top-k", "0"], "must be at least 1"),
         (["--top-p", "0"], "must be in (0, 1]"),
         (["--top-p", "1.5"], "must be in (0, 1]"),
+        (["--top-k", "5", "--top-p", "0.9"], "not allowed with argument --top-k"),
+        (["--min-p", "0.1", "--full"], "not allowed with argument --min-p"),
+        (["--repetition-penalty", "0.9"], "must be at least 1"),
+        (["--repetition-penalty", "nan"], "must be a finite number"),
+        (["--no-repeat-ngram", "0"], "must be at least 1"),
+        (["--phrase-cache", "1"], "must be in [0, 1)"),
+        (["--word-cache", "-0.1"], "must be a finite number >= 0"),
+        (["--typical-p", "2"], "must be in (0, 1]"),
         (["--neighbors", "zzzz"], "not in the model's vocabulary"),
     ],
 )
@@ -116,3 +141,118 @@ def test_trained_model_state_carrying_decode_equals_the_full_window(tiny_run):
         full = np.asarray(keras_model(np.asarray([ids[:t]], np.int32), training=False))[0, -1]
         assert np.abs(np.exp(log_softmax(logits)) - np.exp(log_softmax(full))).max() <= 1e-5
         logits, state = run.lm.next_logits([ids[t]], state)
+
+
+def test_an_empty_score_text_is_refused(tiny_run):
+    model, _ = tiny_run
+    for text in ("", "   "):
+        result = gen(model, "--score", text)
+        assert result.returncode == 2 and "nothing to score" in result.stderr and "--score" in result.stderr
+        assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--score", "a network", "--neighbors", "processor"], "argument --neighbors: not allowed with argument --score"),
+        (["--random", "--seed", "a method"], "not allowed with argument --random"),
+        (["--sentences", "2", "--seed", "a method"], "not allowed with argument --sentences"),
+        (["--seed", "", "--score", "a network"], "not allowed with argument --seed"),
+        (["--score", "a network", "--words=5"], "--words does nothing with --score; drop it"),
+        (["--neighbors", "processor", "--diversity", "0.5", "--random-seed", "1"], "--diversity, --random-seed do nothing with --neighbors"),
+        (["--sentences", "2", "--samples", "3"], "--samples does nothing with --sentences"),
+        (["--score", "a network", "--phrase-cache", "0.2"], "--phrase-cache does nothing with --score"),
+        (["--seed", "a method", "--data", "x.csv"], "--data is only used with --random"),
+        (["--random", "--min-length", "3"], "--min-length is only used with --sentences"),
+    ],
+)
+def test_conflicting_modes_and_unused_flags_are_refused(tiny_run, args, message):
+    model, _ = tiny_run
+    result = gen(model, *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_json_for_plain_generation_random_and_the_same_text_as_plain_output(tiny_run, corpus_csv):
+    model, _ = tiny_run
+    args = ("--seed", "a neural network", "--words", "9", "--samples", "2", "--random-seed", "4")
+    plain, as_json = gen(model, *args), gen(model, *args, "--json")
+    assert plain.returncode == 0 and as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["seed"] == "A neural network" and data["words"] == 9 and data["random_seed"] == 4
+    assert [s["text"] for s in data["samples"]] == [part.strip()[4:] for part in plain.stdout.split("\n\n")]
+    assert all(s["text"].endswith(s["continuation"]) for s in data["samples"])
+    shown = json.loads(gen(model, "--random", "--data", str(corpus_csv), "--words", "6", "--random-seed", "2", "--json").stdout)
+    assert len(shown["human"].split()) >= 5 and len(shown["samples"]) == 1
+
+
+def test_output_file_holds_what_stdout_would(tiny_run, tmp_path):
+    model, _ = tiny_run
+    args = ("--seed", "the processor", "--words", "7", "--random-seed", "3")
+    out = tmp_path / "gen.txt"
+    written = gen(model, *args, "--output", str(out))
+    assert written.returncode == 0 and written.stdout == "" and str(out) in written.stderr
+    assert out.read_text() == gen(model, *args).stdout
+    scored = gen(model, "--score", "a neural network", "--json", "-o", str(tmp_path / "score.json"))
+    assert scored.returncode == 0 and json.loads((tmp_path / "score.json").read_text())["words"][0]["word"] == "a"
+
+
+@pytest.mark.parametrize("where, message", [("missing/x.txt", "does not exist"), (".", "is a folder")])
+def test_output_to_a_missing_folder_or_a_folder_is_refused_before_any_work(tiny_run, tmp_path, where, message):
+    model, _ = tiny_run
+    result = gen(model, "--words", "5", "--output", str(tmp_path / where))
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _gen_bytes(model, *args: bytes, stdin: bytes = b""):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "generate.py", "--model", str(model), *args], cwd=ROOT, input=stdin,
+                          capture_output=True, env=env, timeout=120)
+
+
+def test_seed_from_standard_input(tiny_run):
+    model, _ = tiny_run
+    piped = _gen_bytes(model, b"--seed", b"-", b"--words", b"6", b"--random-seed", b"2", stdin="a neural network\n".encode())
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode() == gen(model, "--seed", "a neural network", "--words", "6", "--random-seed", "2").stdout
+    bad = _gen_bytes(model, b"--seed", b"-", stdin=b"caf\xe9 network")
+    assert bad.returncode == 2 and b"not UTF-8 (byte 0xe9 at offset 3)" in bad.stderr and bad.stdout == b""
+
+
+def test_invalid_bytes_in_a_seed_are_refused_not_glued_to_a_word(tiny_run):
+    model, _ = tiny_run
+    for flag in (b"--seed", b"--score"):
+        result = _gen_bytes(model, flag, b"a neural\xff network")
+        assert result.returncode == 2 and result.stdout == b""
+        assert b"is not valid UTF-8 (byte 0xff at character 9)" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_model_paths_of_the_wrong_kind_say_what_they_are(tiny_run, tmp_path):
+    import shlex
+
+    from conftest import ROOT
+
+    model, _ = tiny_run
+    result = gen(model / "weights.npz")
+    assert result.returncode == 2 and f"is a file; pass the folder that holds it: --model {model}" in result.stderr
+    missing = gen(tmp_path / "never")
+    assert missing.returncode == 2 and "not found; train one with" in missing.stderr
+    command = shlex.split(missing.stderr.split("`")[1])  # a command that runs as written, not a bare `python`
+    assert command[1:] == ["train.py", "--out", str(tmp_path / "never")] and (ROOT / command[0]).is_file()
+    stage = tmp_path / ".half.partial"  # an interrupted training run of tmp_path/half
+    (stage / "backup").mkdir(parents=True)
+    (stage / "backup" / "state.json").write_text('{"epoch": 3}')
+    result = gen(tmp_path / "half")
+    assert result.returncode == 2 and "its training was interrupted (3 completed epochs kept in" in result.stderr
+    assert f"--out {tmp_path / 'half'} --resume" in result.stderr
+    result = gen(stage)
+    assert result.returncode == 2 and "is the staging folder of a training run that has not finished, not a model" in result.stderr
+    for result in (gen(model / "weights.npz"), gen(tmp_path / "half"), gen(stage)):
+        assert len(result.stderr.strip().splitlines()) == 1 and "not found" not in result.stderr

@@ -74,6 +74,12 @@ def test_numpy_rnn_run_folder_and_sentences(tmp_path, reddit_csv):
     assert len(words) >= 3 and "<unk>" not in words and SENTENCE_END not in words
     result = run_script("generate.py", "--model", str(out), "--sentences", "2", "--random-seed", "1")
     assert result.returncode == 0 and len(result.stdout.strip().splitlines()) == 2
+    # one word is wrapped in sentence markers by the Reddit cleaning; neighbours must see the word
+    found = generation.neighbours(run, "The")
+    assert len(found) == 10 and not {"the", SENTENCE_START, SENTENCE_END} & {w for w, _ in found}
+    result = run_script("generate.py", "--model", str(out), "--neighbors", "the", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [w for w, _ in json.loads(result.stdout)] == [w for w, _ in found]
 
 
 @pytest.mark.parametrize(

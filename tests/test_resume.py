@@ -4,11 +4,13 @@ half-written; bad resumes are one-line errors."""
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,10 +88,12 @@ def test_ctrl_c_says_how_to_resume_and_resuming_matches(tmp_path, corpus_csv, re
     assert proc.returncode == 130 and "Traceback" not in stderr
     message = stderr.strip().splitlines()[-1]
     assert message.startswith("interrupted: stopped during training;") and "completed epoch" in message
-    assert message.endswith(f"continue with: python train.py --data {corpus_csv} --out {out} {' '.join(ARGS)} --resume")
+    command = shlex.split(message.split("continue with: ", 1)[1])  # the exact command, with the Python that works
+    assert command[1:] == ["train.py", "--data", str(corpus_csv), "--out", str(out), *ARGS, "--resume"]
+    assert os.access(ROOT / command[0], os.X_OK) and (ROOT / command[0]).resolve() == Path(sys.executable).resolve()
     assert str(runs.partial_folder(out)) in message
     assert not out.exists() and resume.has_backup(runs.partial_folder(out))
-    resumed = train(corpus_csv, out, "--resume")
+    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     history, val_ce = val_losses(out)
     assert history == pytest.approx(reference[0], abs=1e-4) and val_ce == pytest.approx(reference[1], abs=1e-4)

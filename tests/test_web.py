@@ -51,8 +51,15 @@ def test_generate_and_score(client):
     out = client.post("/api/generate", json={"seed": "a neural network", "diversity": 0.5, "words": 12, "random_seed": 3}).json()
     again = client.post("/api/generate", json={"seed": "a neural network", "diversity": 0.5, "words": 12, "random_seed": 3}).json()
     assert out == again and out["text"].startswith("A neural network") and len(out["continuation"].split()) >= 6
-    greedy = client.post("/api/generate", json={"seed": "the processor", "diversity": 0, "words": 5})
-    assert greedy.status_code == 200
+    greedy = client.post("/api/generate", json={"seed": "the processor", "diversity": 0, "words": 5}).json()
+    assert greedy["sampler"]["temperature"] == 0 and greedy == client.post("/api/generate", json={"seed": "the processor", "diversity": 0, "words": 5}).json()
+    chosen = {"seed": "a neural network", "words": 20, "random_seed": 1, "diversity": 1.2, "top_k": 3, "repetition_penalty": 1.5,
+              "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
+    out = client.post("/api/generate", json=chosen).json()
+    assert out["sampler"] == {"temperature": 1.2, "top_k": 3, "repetition_penalty": 1.5, "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
+    words = out["continuation"].lower().replace(".", " .").replace(",", " ,").split()
+    bigrams = list(zip(words, words[1:]))
+    assert len(bigrams) == len(set(bigrams))  # the no-repeat rule held
     scored = client.post("/api/score", json={"text": "a neural network"}).json()
     assert [w["word"] for w in scored["words"]] == ["a", "neural", "network"] and scored["total_logprob"] < 0
 
@@ -76,6 +83,16 @@ def test_generate_and_score(client):
         ("/api/generate", {"seed": "a", "words": 0}, 422, "words"),
         ("/api/generate", {"seed": "a", "extra": 1}, 422, "extra"),
         ("/api/generate", "plain text", 422, "not valid JSON"),
+        ("/api/generate", {"seed": "a", "repetition_penalty": 0.5}, 422, "repetition_penalty"),
+        ("/api/generate", '{"seed": "a", "repetition_penalty": NaN}', 422, "repetition_penalty"),
+        ("/api/generate", {"seed": "a", "no_repeat_ngram": 0}, 422, "no_repeat_ngram"),
+        ("/api/generate", {"seed": "a", "no_repeat_ngram": 2.0}, 422, "no_repeat_ngram"),
+        ("/api/generate", {"seed": "a", "top_p": 0}, 422, "top_p"),
+        ("/api/generate", {"seed": "a", "top_p": 1.5}, 422, "top_p"),
+        ("/api/generate", {"seed": "a", "top_p": "0.9"}, 422, "top_p"),
+        ("/api/generate", {"seed": "a", "top_k": True}, 422, "top_k"),
+        ("/api/generate", {"seed": "a", "phrase_cache": 1}, 422, "phrase_cache"),
+        ("/api/generate", {"seed": "a", "top_k": 5, "top_p": 0.9}, 400, "choose one of top-k"),
         ("/api/score", {"text": ""}, 422, "text"),
         ("/api/score", {"text": "y" * 2001}, 422, "2000"),
     ],
@@ -128,3 +145,34 @@ def test_twenty_parallel_guesses_on_different_rounds_are_all_stored_once(client,
         rows = conn.execute("SELECT round_id, choice FROM guesses").fetchall()
     assert sorted(rows) == sorted((rid, i % 3 + 1) for i, rid in enumerate(ids))
     assert store.stats().played == 20
+
+
+def test_api_docs_page_is_self_hosted_and_fits_its_content_security_policy(client):
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "'unsafe-inline'" not in policy
+    html = page.text
+    assert not re.findall(r"<script(?![^>]*\bsrc=)", html) and "<style" not in html and " style=" not in html  # nothing inline
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in assets and "/static/swagger-ui/swagger-ui.css" in assets
+    for url in assets:
+        assert url.startswith("/") and not url.startswith("//"), url  # same origin: no CDN
+        if url.startswith("/static/"):
+            asset = client.get(url)
+            kind = "javascript" if url.endswith(".js") else "css"
+            assert asset.status_code == 200 and kind in asset.headers["content-type"], url
+    assert "SwaggerUIBundle" in client.get("/static/swagger-ui/swagger-ui-bundle.js").text
+    assert '"/openapi.json"' in client.get("/static/docs.js").text
+    assert "/docs" not in client.get("/openapi.json").json()["paths"]
+    assert client.get("/static/nothing.js").status_code == 404
+
+
+def test_favicon_and_the_api_link(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon" and icon.content[:4] == b"\x00\x00\x01\x00"
+    for path in ("/", "/generate", "/docs"):
+        html = client.get(path).text
+        assert '<a href="/docs"' in html and 'href="/favicon.ico"' in html
