@@ -1,11 +1,14 @@
 """The game judges and the generation-quality measures: intervals, guessers that must find a
 planted tell, repetition and distinctness, the trained judge, and cache weights fitted by likelihood."""
 
+import json
+
 import numpy as np
 import pytest
 
 from bench import game_judges, generation as gen_bench
 from patentgen import runs
+from patentgen.config import ROOT
 
 
 def test_wilson_interval():
@@ -71,3 +74,33 @@ def test_cache_weights_fitted_on_text_that_repeats_itself(tiny_run, corpus_csv):
     assert fitted["loglik_with"] >= fitted["loglik_without"] and fitted["targets"] > 100
     repeated = [doc + doc for doc in docs]  # every phrase occurs again: the phrase cache must earn weight
     assert gen_bench.fit_caches(run, repeated)["phrase_cache"] >= 0.3
+
+
+def test_longest_run_counts_words_not_punctuation():
+    from bench.short_seeds import longest_run
+
+    assert longest_run("a sample sample sample from".split()) == 3
+    assert longest_run(". . . . a".split()) == 1 and longest_run([]) == 0
+
+
+def test_default_is_the_hardest_setting_that_repeats_no_more_than_people():
+    from bench.short_seeds import choose
+
+    human = {"rep4": 0.02, "rep4_with_seed": 0.04}
+    long_rows = [
+        {"setting": "loops", "sampler": {"temperature": 0.5}, "rep4": 0.01, "rep4_with_seed": 0.02, "judge_accuracy": 0.6},
+        {"setting": "plain", "sampler": {"temperature": 1.0}, "rep4": 0.0, "rep4_with_seed": 0.0, "judge_accuracy": 0.7},
+        {"setting": "band", "sampler": {"band": [0.8, 1.0]}, "rep4": 0.0, "rep4_with_seed": 0.0, "judge_accuracy": 0.5},
+        {"setting": "repeats", "sampler": {"temperature": 0.9}, "rep4": 0.03, "rep4_with_seed": 0.0, "judge_accuracy": 0.55},
+    ]
+    short = {name: {"rep4": 0.0, "rep4_with_seed": 0.0} for name in ("plain", "band", "repeats")}
+    short["loops"] = {"rep4": 0.1, "rep4_with_seed": 0.1}  # fine from long seeds, loops from short ones
+    assert choose(long_rows, human, short, human)["setting"] == "plain"
+    assert choose(long_rows[:1], human, short, human) is None
+
+
+def test_the_default_sampler_is_the_one_the_benchmark_chose():
+    from patentgen.config import DEFAULT_SAMPLER
+
+    chosen = json.loads((ROOT / "bench" / "short_seeds.json").read_text())["chosen"]
+    assert chosen is not None and DEFAULT_SAMPLER == chosen["sampler"]
