@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from patentgen.errors import UserError
-from patentgen.rnn_numpy import RNNNumpy, bptt_loop, train_with_sgd
+from patentgen.rnn_numpy import RNNNumpy, bptt_loop, fit
 
 
 def _sentence(rng, vocab, length):
@@ -29,11 +29,13 @@ def test_vectorised_bptt_equals_the_tutorial_loop(truncate):
         assert np.allclose(fast, slow, atol=1e-12)
 
 
-def test_gradient_check_passes_with_full_bptt_in_float64():
-    model = RNNNumpy(10, hidden_dim=5, bptt_truncate=None, dtype=np.float64, seed=3)
+def test_gradient_check_with_its_defaults_passes_on_the_model_as_trained():
+    model = RNNNumpy(10, hidden_dim=5, seed=3)  # float32, truncated BPTT: the training configuration
     x, y = _sentence(np.random.default_rng(4), 10, 8)
-    worst = model.gradient_check(x, y, h=1e-5, error_threshold=1e-6)
-    assert max(worst.values()) < 1e-6
+    before = [getattr(model, p).copy() for p in "UVW"]
+    worst = model.gradient_check(x, y)
+    assert max(worst.values()) < 1e-6 and set(worst) == set("UVW")
+    assert all(np.array_equal(b, getattr(model, p)) and getattr(model, p).dtype == np.float32 for b, p in zip(before, "UVW"))
 
 
 def test_gradient_check_catches_a_broken_gradient(monkeypatch):
@@ -47,19 +49,42 @@ def test_gradient_check_catches_a_broken_gradient(monkeypatch):
 
     monkeypatch.setattr(RNNNumpy, "bptt", broken)
     with pytest.raises(AssertionError, match="gradient check failed for dW"):
-        model.gradient_check(x, y, h=1e-5, error_threshold=1e-6)
+        model.gradient_check(x, y)
 
 
-def test_sgd_lowers_the_loss_and_halves_the_rate_when_it_rises():
-    X = [np.arange(i, i + 6) % 12 for i in range(12)]  # a learnable cycle
-    Y = [(x + 1) % 12 for x in X]
+def _cycle(n=12):
+    X = [np.arange(i, i + 6) % n for i in range(n)]  # a learnable cycle
+    return [(x, (x + 1) % n) for x in X]
+
+
+def test_fit_learns_and_halves_the_rate_when_validation_loss_rises():
+    data = _cycle()
     model = RNNNumpy(12, hidden_dim=8, seed=0)
-    log = train_with_sgd(model, X, Y, learning_rate=0.05, nepoch=30, evaluate_loss_after=5, seed=1)
-    assert log[-1].loss < log[0].loss - 1.0
+    start = model.calculate_loss(*zip(*data))
+    rows = fit(model, data, data, learning_rate=0.05, epochs=30, patience=30, time_budget_s=None, seed=1)
+    assert len(rows) == 30 and rows[-1]["val_loss"] < start - 1.0
     model = RNNNumpy(12, hidden_dim=8, seed=0)
-    log = train_with_sgd(model, X, Y, learning_rate=40.0, nepoch=30, evaluate_loss_after=1, seed=1)
-    rises = [i for i in range(1, len(log)) if log[i].loss > log[i - 1].loss]
-    assert rises and all(log[i].learning_rate == log[i - 1].learning_rate / 2 for i in rises)
+    rows = fit(model, data, data, learning_rate=40.0, epochs=30, patience=30, time_budget_s=None, seed=1)
+    rises = [i for i in range(1, len(rows)) if rows[i]["val_loss"] > rows[i - 1]["val_loss"]]
+    assert rises and all(rows[i + 1]["learning_rate"] == rows[i]["learning_rate"] / 2 for i in rises if i + 1 < len(rows))
+
+
+def test_fit_stops_early_and_keeps_the_best_parameters():
+    data = _cycle()
+    other = [(x, (x + 5) % 12) for x, _ in data]  # validation text the training makes less likely
+    model = RNNNumpy(12, hidden_dim=8, seed=0)
+    rows = fit(model, data, other, learning_rate=0.05, epochs=50, patience=2, time_budget_s=None, seed=1)
+    best = min(r["val_loss"] for r in rows)
+    best_epoch = next(r["epoch"] for r in rows if r["val_loss"] == best)
+    assert len(rows) == best_epoch + 2 < 50  # two epochs without a better loss, then stop
+    assert model.calculate_loss(*zip(*other)) == pytest.approx(best)
+
+
+def test_fit_marks_an_epoch_cut_by_the_time_budget():
+    data = _cycle() * 50
+    model = RNNNumpy(12, hidden_dim=8, seed=0)
+    rows = fit(model, data, data[:5], learning_rate=0.05, epochs=5, patience=5, time_budget_s=1e-4, seed=1)
+    assert len(rows) == 1 and 0 < rows[0]["epoch_fraction"] < 1
 
 
 def test_save_load_round_trip_and_shape_checks(tmp_path):
