@@ -71,6 +71,18 @@ def run_script(*args: str, timeout: int = 300, stdin: str | None = None) -> subp
     return subprocess.run([sys.executable, *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def unigram_ce(run_dir: Path) -> float:
+    """Test cross-entropy (50-word-context targets) of a unigram model fitted on the training side
+    of the run's own split and vocabulary: the floor that any trained model must get below."""
+    from patentgen import evaluate, ngram, runs
+    from patentgen.windows import Windows
+
+    run = runs.load_inference(run_dir)
+    ids = {side: [np.asarray(run.tokenizer.document_ids(d), np.int32) for d in runs.split_tokens(run, side)] for side in ("train", "test")}
+    test = Windows.from_docs(ids["test"], run.config["window"])
+    return evaluate.full_context(ngram.Unigram(ids["train"], len(run.tokenizer)), test.flat, test.starts, test.window)["ce"]
+
+
 TINY_TRAIN = ["--epochs", "2", "--units", "8", "--window", "10", "--batch-size", "8", "--quiet"]
 
 

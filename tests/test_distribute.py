@@ -11,7 +11,7 @@ import sys
 import keras
 import pytest
 
-from conftest import ROOT, TINY_TRAIN, run_script
+from conftest import ROOT, TINY_TRAIN, run_script, unigram_ce
 from patentgen.model import build_model
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
@@ -120,4 +120,4 @@ def test_train_py_mixed_precision_on_cpu(tmp_path, corpus_csv):
     result = run_script("train.py", "--data", str(corpus_csv), "--embeddings", "learned", "--mixed-precision", "--out", str(out), *TINY_TRAIN)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mixed precision" in result.stdout and json.loads((out / "config.json").read_text())["mixed_precision"] is True
-    assert 0 < json.loads((out / "metrics.json").read_text())["test"]["full_context"]["ce"] < 10
+    assert json.loads((out / "metrics.json").read_text())["test"]["full_context"]["ce"] < unigram_ce(out)

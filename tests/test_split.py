@@ -21,11 +21,12 @@ def test_unrelated_documents_stay_apart():
 
 
 def test_chains_are_transitive():
-    base = [f"t{i}" for i in range(40)]
-    a, b, c = base[:30], base[5:35], base[10:40]  # a~b and b~c, a and c share 20 of 23 8-grams
-    d = base[25:40] + [f"x{i}" for i in range(25)]
+    base = [f"t{i}" for i in range(60)]
+    a, b, c = base[:30], base[10:40], base[20:50]  # a~b and b~c share 13 of 23 8-grams; a and c only 3
+    d = base[45:50] + [f"x{i}" for i in range(25)]  # a few words of c, no 8-gram
+    assert len(set(group_near_duplicates([a, c]))) == 2  # a and c alone are not near-duplicates
     groups = group_near_duplicates([a, b, c, d])
-    assert groups[0] == groups[1] == groups[2]
+    assert groups[0] == groups[1] == groups[2] != groups[3]
 
 
 def test_whole_groups_per_side_and_sizes(abstracts):
