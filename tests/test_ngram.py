@@ -37,3 +37,71 @@ def test_lower_orders_use_continuation_counts():
     kn = ngram.KneserNey(docs, 11, 2)
     unigram_level = kn.distribution(())
     assert unigram_level[b] > unigram_level[c]
+
+
+def test_modified_kneser_ney_on_a_hand_computed_example():
+    doc = np.array([2, 5, 5, 5, 4, 4, 3, 4, 3, 4, 3, 7, 5, 4, 3, 5, 5, 3])
+    mkn = ngram.KneserNey([doc], 8, order=2, modified=True)
+    # bigrams seen once: 2 5, 3 5, 3 7, 4 4, 5 3, 7 5; twice: 3 4, 5 4; three times: 5 5; four: 4 3
+    # n1..n4 = 6, 2, 1, 1: Y = 6/10, D1 = 1 - 2(.6)(2/6) = .6, D2 = 2 - 3(.6)(1/2) = 1.1, D3+ = 3 - 4(.6) = .6
+    assert mkn.levels[2].discount == pytest.approx((0.6, 1.1, 0.6))
+    # continuation counts (distinct words before): 3 <- {4, 5}, 4 <- {3, 4, 5}, 5 <- {2, 3, 5, 7}, 7 <- {3}
+    # n1..n4 = 1, 1, 1, 1: Y = 1/3, D1 = 1/3, D2 = 1, D3+ = 5/3
+    assert mkn.levels[1].discount == pytest.approx((1 / 3, 1.0, 5 / 3))
+    # unigram level: total 10, discounts 1 + 5/3 + 5/3 + 1/3 = 14/3 go to the uniform 1/8
+    gamma1 = (14 / 3) / 10
+    unigram = {3: gamma1 / 8 + (2 - 1) / 10, 4: gamma1 / 8 + (3 - 5 / 3) / 10, 6: gamma1 / 8}
+    assert mkn.distribution(())[[3, 4, 6]] == pytest.approx([19 / 120, 23 / 120, 7 / 120])
+    assert [unigram[w] for w in (3, 4, 6)] == pytest.approx([19 / 120, 23 / 120, 7 / 120])
+    # after 5: 5 3 once, 5 4 twice, 5 5 three times; total 6, discounts .6 + 1.1 + .6 = 2.3
+    after5 = mkn.distribution((5,))
+    assert after5[4] == pytest.approx(2.3 / 6 * unigram[4] + (2 - 1.1) / 6)
+    assert after5[6] == pytest.approx(2.3 / 6 * unigram[6]) and after5.sum() == pytest.approx(1.0)
+    # plain Kneser-Ney on the same counts: one discount, D = Y = .6, at the bigram level
+    assert ngram.KneserNey([doc], 8, order=2).levels[2].discount == pytest.approx((0.6, 0.6, 0.6))
+
+
+def _pitman_yor_text(n_docs: int, seed: int, vocab: int = 2000, discount: float = 0.6, length: int = 60):
+    """Bigram text from a two-level Pitman-Yor process (each context's words drawn through a
+    Chinese restaurant that backs off to one shared restaurant over a Zipfian vocabulary): the
+    power-law counts of real text, which Kneser-Ney approximates (Teh 2006)."""
+    rng = np.random.default_rng(seed)
+    zipf = 1.0 / np.arange(1, vocab - 2)
+    zipf /= zipf.sum()
+    tables: dict = {}  # context -> (word of each table, customers of each table)
+
+    def draw(context):
+        words, counts = tables.setdefault(context, ([], []))
+        if counts and rng.random() >= (1.0 + discount * len(counts)) / (sum(counts) + 1.0):
+            weights = np.array(counts) - discount
+            i = rng.choice(len(counts), p=weights / weights.sum())
+            counts[i] += 1
+            return words[i]
+        word = int(3 + rng.choice(vocab - 3, p=zipf)) if context is None else draw(None)
+        words.append(word)
+        counts.append(1)
+        return word
+
+    docs = []
+    for _ in range(n_docs):
+        doc = [2]
+        for _ in range(length):
+            doc.append(draw(doc[-1]))
+        docs.append(np.array(doc))
+    return docs
+
+
+@pytest.mark.parametrize("order", [3, 5])
+def test_modified_kneser_ney_is_never_worse_than_the_interpolated_form(order):
+    """Held-out log-probability per word, paired target by target: modified Kneser-Ney may be
+    worse only by noise (less than two standard errors of the mean paired difference)."""
+    for seed in (0, 1):
+        docs = _pitman_yor_text(200, seed, length=150)  # one process: held-out documents follow the training ones
+        train, flat = docs[:160], np.concatenate(docs[160:])
+        logp = {}
+        for modified in (False, True):
+            model = ngram.KneserNey(train, 2000, order, modified=modified)
+            logp[modified] = np.array([np.log(model.distribution(tuple(flat[i - 5 : i]))[flat[i]]) for i in range(5, len(flat))])
+        diff = logp[True] - logp[False]
+        assert diff.mean() > -2 * diff.std() / np.sqrt(len(diff)), (seed, diff.mean())
+    assert model.arch == f"mkn-{order}"
