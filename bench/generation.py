@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import game_judges
-from patentgen import game, generation, ngram, runs, sampling
+from patentgen import cache, game, generation, ngram, runs, sampling
 from patentgen.config import DEFAULT_MODEL_DIR
 from patentgen.inference import log_softmax
 from patentgen.tokenizer import detokenize
@@ -117,33 +117,22 @@ class KNJudge:
 
 
 def fit_caches(run, docs: list[list[str]], words: int = SEED_WORDS + CONT_WORDS) -> dict:
-    """The word- and phrase-cache weights (``sampling.WordCache``, ``PhraseCache``) that maximise
-    the likelihood of the first ``words`` words of ``docs`` (validation text), by grid search, and
-    the log-likelihood per word with and without them."""
-    size = len(run.tokenizer)
-    p_model, p_phrase, has_phrase, p_words, has_words = [], [], [], [], []
+    """The word- and phrase-cache weights (``patentgen.cache``) that maximise the likelihood of
+    the first ``words`` words of ``docs`` (validation text), each word after all the words of its
+    document before it (as in generation), and the log-likelihood per word with and without them."""
+    p_net, histories, targets = [], [], []
     for doc in docs:
         ids = np.asarray(run.tokenizer.document_ids(doc[:words]))
         hidden, _ = run.lm.hidden(ids[None, :-1])
         logp = log_softmax(run.lm.logits(hidden[0]).astype(np.float64))  # (T, V)
         for t in range(1, len(ids) - 1):
-            history, target = list(ids[1 : t + 1]), ids[t + 1]
-            phrase = sampling.PhraseCache(1.0).share(history, size) if t > 2 else None
-            p_model.append(np.exp(logp[t, target]))
-            cached = sampling.WordCache(1.0).share(history, size)
-            has_words.append(0.0 if cached is None else cached[0])  # the ramp's factor
-            p_words.append(0.0 if cached is None else cached[1][target])
-            has_phrase.append(phrase is not None)
-            p_phrase.append(0.0 if phrase is None else phrase[target])
-    p_model, p_phrase, has_phrase, p_words, has_words = map(np.asarray, (p_model, p_phrase, has_phrase, p_words, has_words))
-    best = (-np.inf, 0.0, 0.0)
-    for phrase_w in np.arange(0.0, 0.8, 0.05):
-        for word_w in np.arange(0.0, 0.5, 0.025):
-            a, b = np.where(has_phrase, phrase_w, 0.0), word_w * has_words
-            ll = float(np.mean(np.log((1 - a) * ((1 - b) * p_model + b * p_words) + a * p_phrase)))
-            best = max(best, (ll, round(float(phrase_w), 3), round(float(word_w), 3)))
-    return {"phrase_cache": best[1], "word_cache": best[2], "loglik_with": best[0],
-            "loglik_without": float(np.mean(np.log(p_model))), "targets": int(len(p_model))}
+            p_net.append(np.exp(logp[t, ids[t + 1]]))
+            histories.append(list(ids[1 : t + 1]))
+            targets.append(int(ids[t + 1]))
+    found = cache.features(np.asarray(p_net), histories, targets, len(run.tokenizer))
+    fitted, with_, without = cache.fit(found, np.arange(0.0, 0.8, 0.05), np.arange(0.0, 0.5, 0.025))
+    return {"phrase_cache": fitted.phrase, "word_cache": fitted.word, "loglik_with": with_,
+            "loglik_without": without, "targets": len(targets)}
 
 
 def model_logprob(run, seed: list[str], cont: list[str]) -> float:

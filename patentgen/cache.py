@@ -1,0 +1,129 @@
+"""Cache stage: the network's next-word distribution mixed with what its own context already says.
+
+Owns the *cached model*, a count form of Grave et al.'s neural cache (2017): patent abstracts
+repeat their terms and phrases ("the neural network ... the neural network") more than a small
+LSTM predicts from its state, and the words of the 50-word context say so directly. Two caches,
+both seeing only that context (the same words the network sees, so the evaluation stays fair):
+
+* a word cache (``sampling.WordCache``): share ``word * n / (n + 10)`` of the probability goes to
+  the context's rarer words (the 50 most frequent never), in proportion to their counts;
+* a phrase cache (``sampling.PhraseCache``): where the context's last two words occurred before
+  in it, share ``phrase`` goes to the words that followed them there.
+
+``P = (1 - a) * ((1 - b) * P_net + b * P_words) + a * P_phrase``, ``a`` and ``b`` as above where
+their cache has something, else 0. The two weights are fitted on validation text by maximum
+likelihood (``fit``), stored in the run folder's ``config.json`` as ``"caches"``, and used by
+the evaluation, ``--score``, ``/api/score`` and ``patentgen.load().score``. Generation takes its
+caches from the sampler description (``--phrase-cache``, ``--word-cache``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .inference import log_softmax
+from .sampling import PhraseCache, WordCache
+from .tokenizer import BOS_ID, PAD_ID
+
+PHRASE_GRID = np.round(np.arange(0.0, 0.8, 0.025), 3)
+WORD_GRID = np.round(np.arange(0.0, 0.6, 0.025), 3)
+
+
+@dataclass(frozen=True)
+class Caches:
+    """The two mixture weights; zero weights give the network alone."""
+
+    phrase: float = 0.0
+    word: float = 0.0
+
+    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        """probs (V,) of the network after ``history`` (the context's ids, no ``<s>``) -> (V,)."""
+        return PhraseCache(self.phrase).mix(WordCache(self.word).mix(probs, history), history)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "Caches":
+        return cls(**data) if data else cls()
+
+    def __bool__(self) -> bool:
+        return bool(self.phrase or self.word)
+
+
+def history(context: Sequence[int]) -> list[int]:
+    """The words of a context window that the caches may use: ``<s>`` and padding left out."""
+    return [int(w) for w in context if w != BOS_ID and w != PAD_ID]
+
+
+class CachedLM:
+    """A network (``last_logits(ids (B, T))``) with its caches over each window's own words;
+    ``evaluate.full_context`` scores it as it scores the network."""
+
+    def __init__(self, lm, caches: Caches):
+        self.lm, self.caches, self.arch = lm, caches, lm.arch
+
+    @property
+    def vocab_size(self) -> int:
+        return self.lm.vocab_size
+
+    def last_logits(self, ids: np.ndarray) -> np.ndarray:
+        """ids (B, T) -> log-probabilities (B, V) of the word after each window."""
+        probs = np.exp(log_softmax(np.asarray(self.lm.last_logits(ids), np.float64)))
+        for row, context in enumerate(ids):
+            probs[row] = self.caches.mix(probs[row], history(context))
+        return np.log(probs)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per target: the network's probability, each cache's share of the target, and whether
+    (phrase) or how much (word: the ramp's factor) the cache holds anything."""
+
+    p_net: np.ndarray
+    p_phrase: np.ndarray
+    has_phrase: np.ndarray
+    p_words: np.ndarray
+    word_factor: np.ndarray
+
+    def loglik(self, phrase: float, word: float) -> float:
+        """Mean log-likelihood per target of the mixture with these weights."""
+        a, b = np.where(self.has_phrase, phrase, 0.0), word * self.word_factor
+        return float(np.mean(np.log((1 - a) * ((1 - b) * self.p_net + b * self.p_words) + a * self.p_phrase)))
+
+
+def features(p_net: np.ndarray, histories: Sequence[Sequence[int]], targets: Sequence[int], size: int) -> Features:
+    """``p_net`` (N,): the network's probability of each target after its history."""
+    p_phrase, has_phrase, p_words, factor = (np.zeros(len(targets)) for _ in range(4))
+    for n, (past, target) in enumerate(zip(histories, targets)):
+        phrase = PhraseCache(1.0).share(past, size) if len(past) > PhraseCache.context else None
+        if phrase is not None:
+            has_phrase[n], p_phrase[n] = 1.0, phrase[target]
+        cached = WordCache(1.0).share(past, size)
+        if cached is not None:
+            factor[n], p_words[n] = cached[0], cached[1][target]
+    return Features(np.asarray(p_net, np.float64), p_phrase, has_phrase.astype(bool), p_words, factor)
+
+
+def window_features(lm, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 256) -> Features:
+    """Features of every full-context window ``flat[s : s + window] -> flat[s + window]``."""
+    offsets = np.arange(window)
+    p_net, histories, targets = [], [], []
+    for i in range(0, len(starts), batch):
+        part = starts[i : i + batch]
+        contexts, goal = flat[part[:, None] + offsets], flat[part + window]
+        logp = log_softmax(np.asarray(lm.last_logits(contexts), np.float64))
+        p_net.append(np.exp(logp[np.arange(len(goal)), goal]))
+        histories += [history(c) for c in contexts]
+        targets += [int(t) for t in goal]
+    return features(np.concatenate(p_net) if p_net else np.zeros(0), histories, targets, lm.vocab_size)
+
+
+def fit(found: Features, phrase_grid=PHRASE_GRID, word_grid=WORD_GRID) -> tuple[Caches, float, float]:
+    """The weights on a grid (steps of 0.025) that maximise the likelihood of ``found``: (caches,
+    log-likelihood per target with them, without any)."""
+    best = max((found.loglik(a, b), round(float(a), 3), round(float(b), 3)) for a in phrase_grid for b in word_grid)
+    return Caches(float(best[1]), float(best[2])), best[0], found.loglik(0.0, 0.0)
