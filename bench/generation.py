@@ -129,7 +129,7 @@ def fit_caches(run, docs: list[list[str]], words: int = SEED_WORDS + CONT_WORDS)
             p_net.append(np.exp(logp[t, ids[t + 1]]))
             histories.append(list(ids[1 : t + 1]))
             targets.append(int(ids[t + 1]))
-    found = cache.features(np.asarray(p_net), histories, targets, len(run.tokenizer))
+    found = cache.features(np.asarray(p_net), histories, targets)
     fitted, with_, without = cache.fit(found, np.arange(0.0, 0.8, 0.05), np.arange(0.0, 0.5, 0.025))
     return {"phrase_cache": fitted.phrase, "word_cache": fitted.word, "loglik_with": with_,
             "loglik_without": without, "targets": len(targets)}

@@ -15,15 +15,20 @@ their cache has something, else 0. The two weights are fitted on validation text
 likelihood (``fit``), stored in the run folder's ``config.json`` as ``"caches"``, and used by
 the evaluation, ``--score``, ``/api/score`` and ``patentgen.load().score``. Generation takes its
 caches from the sampler description (``--phrase-cache``, ``--word-cache``).
+
+Run as ``python -m patentgen.cache --model DIR`` to fit and store the caches of a run trained
+before them (the shipped model was upgraded that way); ``train.py`` fits them itself.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
+from . import cli
 from .inference import log_softmax
 from .sampling import PhraseCache, WordCache
 from .tokenizer import BOS_ID, PAD_ID
@@ -72,7 +77,11 @@ class CachedLM:
 
     def last_logits(self, ids: np.ndarray) -> np.ndarray:
         """ids (B, T) -> log-probabilities (B, V) of the word after each window."""
-        probs = np.exp(log_softmax(np.asarray(self.lm.last_logits(ids), np.float64)))
+        return self.mix_logits(self.lm.last_logits(ids), ids)
+
+    def mix_logits(self, logits: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The network's logits (B, V) after windows ids (B, T) -> the mixture's log-probabilities."""
+        probs = np.exp(log_softmax(np.asarray(logits, np.float64)))
         for row, context in enumerate(ids):
             probs[row] = self.caches.mix(probs[row], history(context))
         return np.log(probs)
@@ -95,16 +104,18 @@ class Features:
         return float(np.mean(np.log((1 - a) * ((1 - b) * self.p_net + b * self.p_words) + a * self.p_phrase)))
 
 
-def features(p_net: np.ndarray, histories: Sequence[Sequence[int]], targets: Sequence[int], size: int) -> Features:
-    """``p_net`` (N,): the network's probability of each target after its history."""
+def features(p_net: np.ndarray, histories: Sequence[Sequence[int]], targets: Sequence[int]) -> Features:
+    """``p_net`` (N,): the network's probability of each target after its history. Only each
+    target's share is counted, not whole distributions, so fitting is quick."""
     p_phrase, has_phrase, p_words, factor = (np.zeros(len(targets)) for _ in range(4))
+    phrases, words = PhraseCache(1.0), WordCache(1.0)
     for n, (past, target) in enumerate(zip(histories, targets)):
-        phrase = PhraseCache(1.0).share(past, size) if len(past) > PhraseCache.context else None
-        if phrase is not None:
-            has_phrase[n], p_phrase[n] = 1.0, phrase[target]
-        cached = WordCache(1.0).share(past, size)
-        if cached is not None:
-            factor[n], p_words[n] = cached[0], cached[1][target]
+        followers = phrases.followers(past) if len(past) > phrases.context else []
+        if followers:
+            has_phrase[n], p_phrase[n] = 1.0, followers.count(target) / len(followers)
+        cached = words.cached(past)
+        if cached:
+            factor[n], p_words[n] = words.factor(len(cached)), cached.count(target) / len(cached)
     return Features(np.asarray(p_net, np.float64), p_phrase, has_phrase.astype(bool), p_words, factor)
 
 
@@ -119,7 +130,7 @@ def window_features(lm, flat: np.ndarray, starts: np.ndarray, window: int, batch
         p_net.append(np.exp(logp[np.arange(len(goal)), goal]))
         histories += [history(c) for c in contexts]
         targets += [int(t) for t in goal]
-    return features(np.concatenate(p_net) if p_net else np.zeros(0), histories, targets, lm.vocab_size)
+    return features(np.concatenate(p_net) if p_net else np.zeros(0), histories, targets)
 
 
 def fit(found: Features, phrase_grid=PHRASE_GRID, word_grid=WORD_GRID) -> tuple[Caches, float, float]:
@@ -127,3 +138,37 @@ def fit(found: Features, phrase_grid=PHRASE_GRID, word_grid=WORD_GRID) -> tuple[
     log-likelihood per target with them, without any)."""
     best = max((found.loglik(a, b), round(float(a), 3), round(float(b), 3)) for a in phrase_grid for b in word_grid)
     return Caches(float(best[1]), float(best[2])), best[0], found.loglik(0.0, 0.0)
+
+
+def fit_windows(lm, windows) -> tuple[Caches, float, float]:
+    """``fit`` on every full-context window of ``windows`` (a ``windows.Windows``: validation text)."""
+    return fit(window_features(lm, windows.flat, windows.starts, windows.window))
+
+
+def _parse(argv):
+    parser = cli.Parser(prog="python -m patentgen.cache", description="Fit a run's caches on its validation split and store them in the run folder.")
+    parser.add_argument("--model", required=True, help="run folder written by train.py")
+    parser.add_argument("--data", help="the corpus the run was trained on (default: the path it recorded)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from . import evaluate, runs
+
+    args = _parse(argv)
+    run = runs.load_inference(args.model)
+    windows = {side: runs.split_windows(run, side, args.data) for side in ("val", "test")}
+    caches, with_, without = fit_windows(run.lm, windows["val"])
+    metrics = dict(run.metrics)
+    for side, found in windows.items():
+        metrics[side] = {**metrics.get(side, {}), "cached": evaluate.evaluate_windows(run.lm, found, caches=caches)["cached"]}
+    runs.write_json(run.path / "metrics.json", metrics)
+    runs.write_json(run.path / "config.json", {**run.config, "caches": caches.to_json()})
+    test = metrics["test"]
+    print(f"{run.path}: phrase cache {caches.phrase}, word cache {caches.word} (validation log-likelihood per word "
+          f"{without:.4f} -> {with_:.4f}); test cross-entropy {test['full_context']['ce']:.4f} -> {test['cached']['ce']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

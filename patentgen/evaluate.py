@@ -30,6 +30,7 @@ if __name__ == "__main__":  # before numpy is imported: a bare Python is told wh
 import numpy as np
 
 from . import cli
+from .cache import CachedLM, Caches
 from .inference import NumpyLM, log_softmax
 from .tokenizer import PAD_ID, UNK_ID
 from .windows import Windows
@@ -79,15 +80,25 @@ def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int,
                  spelling: np.ndarray | None = None, on_batch: Progress | None = None) -> dict:
     """Metrics over windows ``flat[s : s + window]`` -> ``flat[s + window]``; with ``spelling``
     (aligned with ``flat``) also the open-vocabulary cross-entropy."""
-    totals = _Totals()
+    return _full_context(lm, flat, starts, window, batch, spelling, on_batch)[0].result()
+
+
+def _full_context(lm, flat, starts, window, batch, spelling, on_batch, caches: Caches | None = None):
+    """The totals of ``full_context``, and with ``caches`` those of the network with its caches,
+    from one pass of the network."""
+    totals, cached = _Totals(), _Totals() if caches else None
     offsets = np.arange(window)
     for i in range(0, len(starts), batch):
         part = starts[i : i + batch]
-        totals.add(lm.last_logits(flat[part[:, None] + offsets]), flat[part + window],
-                   None if spelling is None else spelling[part + window])
+        contexts, targets = flat[part[:, None] + offsets], flat[part + window]
+        logits = lm.last_logits(contexts)
+        spelled = None if spelling is None else spelling[part + window]
+        totals.add(logits, targets, spelled)
+        if cached:
+            cached.add(CachedLM(lm, caches).mix_logits(logits, contexts), targets, spelled)
         if on_batch:
             on_batch(len(part))
-    return totals.result()
+    return totals, cached
 
 
 def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8, on_batch: Progress | None = None) -> dict:
@@ -104,8 +115,10 @@ def all_positions(lm: NumpyLM, chunks: np.ndarray, batch: int = 8, on_batch: Pro
     return totals.result()
 
 
-def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Both measures over one side's windows; ``progress(done, total)`` after each batch (items:
+def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int], None] | None = None,
+                     caches: Caches | None = None) -> dict:
+    """Both measures over one side's windows, and with ``caches`` the full-context measure of the
+    network with its caches (``"cached"``); ``progress(done, total)`` after each batch (items:
     full-context windows, then chunks, each about one window of work)."""
     every_position = lm.arch != "classic" and hasattr(lm, "hidden")  # every-position models only
     total = len(windows.starts) + (len(windows.chunks) if every_position else 0)
@@ -117,9 +130,12 @@ def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int
         if progress:
             progress(done, total)
 
-    result = {"full_context": full_context(lm, windows.flat, windows.starts, windows.window, spelling=windows.spelling, on_batch=step)}
+    plain, cached = _full_context(lm, windows.flat, windows.starts, windows.window, 256, windows.spelling, step, caches)
+    result = {"full_context": plain.result()}
     if every_position:
         result["all_positions"] = all_positions(lm, windows.chunks, on_batch=step)
+    if cached:
+        result["cached"] = {**cached.result(), **caches.to_json()}
     return result
 
 
@@ -142,7 +158,7 @@ def main(argv=None) -> int:
         tokens = runs.split_tokens(run, "test", args.text_column)
     ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
     spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
-    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(ids, run.config["window"], spelling)), indent=2))
+    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(ids, run.config["window"], spelling), caches=run.caches), indent=2))
     return 0
 
 

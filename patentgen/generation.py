@@ -73,12 +73,15 @@ def sentence(
 
 def score_tokens(run: Run, words: list[str], context: list[str] | None = None) -> sampling.Score:
     """Log-probability of each of ``words`` after ``context`` (both tokens) at the start of a
-    document; an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the
-    run has an open vocabulary."""
+    document, under the network with the run's caches (``patentgen.cache``; none for older
+    runs); an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the run
+    has an open vocabulary."""
     context = list(context or [])
     ids = run.tokenizer.document_ids(context + words)
     spelling = run.tokenizer.spelling_logprobs(context + words)[len(context) + 1 :]
-    return sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, list(spelling))
+    mix = run.caches.mix if run.caches else None
+    return sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, list(spelling),
+                          mix, run.config.get("window", 50))
 
 
 def score_text(run: Run, text: str) -> sampling.Score:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import corpus, deps, resume
+from .cache import Caches
 from .errors import UserError
 from .inference import NumpyLM
 from .rnn_numpy import RNNNumpy
@@ -142,6 +143,12 @@ class Run:
     config: dict
     metrics: dict
 
+    @property
+    def caches(self) -> Caches:
+        """The cache weights fitted on validation text at training (``patentgen.cache``); none
+        (the network alone) for runs trained before them."""
+        return Caches.from_json(self.config.get("caches"))
+
 
 def _require_folder(path: Path) -> None:
     if path.is_file():
@@ -231,6 +238,17 @@ def split_tokens(run: Run, side: str, text_column: str | None = None, data: str 
     """Tokens of each document of one side of the run's split."""
     texts = corpus_texts(run, data, text_column)
     return [run.tokenizer.text_to_tokens(texts[i]) for i in split_indices(run, side)]
+
+
+def split_windows(run: Run, side: str, data: str | None = None, text_column: str | None = None):
+    """The full-context windows of one side of the run's split, with spelling log-probabilities
+    where the run has an open vocabulary (``evaluate.full_context``'s input)."""
+    from .windows import Windows
+
+    tokens = split_tokens(run, side, text_column, data)
+    ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
+    spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
+    return Windows.from_docs(ids, run.config["window"], spelling)
 
 
 def file_tokens(run: Run, path: str, text_column: str | None = None) -> list[list[str]]:

@@ -84,13 +84,16 @@ class PhraseCache:
     weight: float
     context: int = 2
 
-    def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
-        """(size,) share of each word among the followers of the text's last ``context`` words
-        where they occurred before; None where they did not."""
+    def followers(self, history: Sequence[int]) -> list[int]:
+        """The words that followed the text's last ``context`` words where they occurred before."""
         k = self.context
         tail = tuple(history[len(history) - k :])
-        followers = [history[i + k] for i in range(len(history) - k) if tuple(history[i : i + k]) == tail]
-        followers = [w for w in followers if w not in ALWAYS_BANNED]
+        found = [history[i + k] for i in range(len(history) - k) if tuple(history[i : i + k]) == tail]
+        return [w for w in found if w not in ALWAYS_BANNED]
+
+    def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
+        """(size,) share of each word among ``followers``; None where there are none."""
+        followers = self.followers(history)
         return np.bincount(followers, minlength=size)[:size] / len(followers) if followers else None
 
     def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
@@ -112,15 +115,21 @@ class WordCache:
     skip_top: int = 50
     ramp: int = 10
 
+    def cached(self, history: Sequence[int]) -> list[int]:
+        """The words of the text the cache holds (with repeats)."""
+        last = history[-1] if len(history) else None
+        return [w for w in history if w >= 3 + self.skip_top and w != last]
+
+    def factor(self, n: int) -> float:
+        """How far the cache is trusted with ``n`` words in it."""
+        return n / (n + self.ramp)
+
     def share(self, history: Sequence[int], size: int) -> tuple[float, np.ndarray] | None:
-        """(the weight's factor n / (n + ramp), (size,) share of each cached word), or None if
-        nothing is cached."""
-        words = np.asarray([w for w in history if w >= 3 + self.skip_top], np.int64)
-        if history:
-            words = words[words != history[-1]]
-        if not len(words):
+        """(the weight's ``factor``, (size,) share of each cached word), or None if nothing is cached."""
+        words = self.cached(history)
+        if not words:
             return None
-        return len(words) / (len(words) + self.ramp), np.bincount(words, minlength=size)[:size] / len(words)
+        return self.factor(len(words)), np.bincount(words, minlength=size)[:size] / len(words)
 
     def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
         cached = self.share(history, len(probs)) if self.weight else None
@@ -388,13 +397,21 @@ class Score:
 
 
 def score(next_logits: NextLogits, context_ids: Sequence[int], ids: Sequence[int], words: Sequence[str],
-          spelling: Sequence[float] | None = None) -> Score:
+          spelling: Sequence[float] | None = None, mix: Callable[[np.ndarray, list[int]], np.ndarray] | None = None,
+          window: int = 50) -> Score:
     """Per-word log-probabilities of ``ids`` after ``context_ids`` (e.g. ``[<s>]``), plus each
-    word's ``spelling`` log-probability if given (0 for in-vocabulary words)."""
+    word's ``spelling`` log-probability if given (0 for in-vocabulary words). ``mix(probs,
+    history)`` (a run's caches) adjusts each distribution from the last ``window`` ids, ``<s>``
+    left out, as the evaluation does."""
     logits, state = next_logits(list(context_ids), None)
-    logprobs = []
+    seen, logprobs = list(context_ids), []
     for n, word_id in enumerate(ids):
-        logprobs.append(float(log_softmax(np.asarray(logits, np.float64))[word_id]) + (spelling[n] if spelling else 0.0))
+        logp = log_softmax(np.asarray(logits, np.float64))
+        if mix is not None:
+            history = [w for w in seen[-window:] if w not in ALWAYS_BANNED]
+            logp = np.log(mix(np.exp(logp), history))
+        logprobs.append(float(logp[word_id]) + (spelling[n] if spelling else 0.0))
+        seen.append(word_id)
         logits, state = next_logits([word_id], state)
     return Score(list(words), logprobs)
 
