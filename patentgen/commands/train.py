@@ -211,9 +211,13 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     step.now = "starting TensorFlow"
     if cfg.arch != "numpy-rnn":  # before TensorFlow touches its devices (the data stages do not)
         setup = distribute.make(cfg.strategy, a.allow_fallback, a.cpu_devices)
-        for note in [*setup.notes, distribute.set_precision(cfg.mixed_precision)]:
-            if note:
-                log(f"note: {note}")
+        distribute.set_precision(cfg.mixed_precision)
+        gpus = distribute.gpus()
+        log(distribute.gpu_line(gpus))
+        for warning in distribute.gpu_warnings(gpus, setup.name, cfg.mixed_precision):
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+        for note in setup.notes:
+            log(f"note: {note}")
     worker, chief = (setup.worker, setup.chief) if setup else (0, True)
     with runs.staging(out, a.overwrite, a.resume, worker, commit=chief) as stage:  # out is only ever replaced whole
         check_settings(stage, cfg, a.resume)
