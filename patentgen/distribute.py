@@ -2,9 +2,11 @@
 
 Owns the choice made by ``--strategy`` (default, mirrored, multiworker), the optional split of
 the CPU into logical devices (to exercise ``mirrored`` on one machine without GPUs), mixed
-precision, and who the chief worker is. Everything here must run before TensorFlow touches its
-devices, so ``train.py`` calls it first. The batch size stays global: each of N replicas gets
-batch / N examples a step, so results do not depend on the number of devices.
+precision, who the chief worker is, and what training says about GPUs at its start (the GPUs
+found, or why there are none, and a warning for each GPU option asked for without one). The
+strategy must be made before TensorFlow touches its devices, so ``train.py`` does that first.
+The batch size stays global: each of N replicas gets batch / N examples a step, so results do
+not depend on the number of devices.
 """
 
 from __future__ import annotations
@@ -111,18 +113,51 @@ def adopt(model, setup: Setup) -> None:
         model._distribute_strategy = None
 
 
-def set_precision(mixed: bool) -> str | None:
-    """mixed_float16 compute with float32 variables (the model keeps its logits in float32);
-    returns a note when there is no GPU to profit from it."""
-    if not mixed:
-        return None
-    import keras
+def set_precision(mixed: bool) -> None:
+    """mixed_float16 compute with float32 variables (the model keeps its logits in float32)."""
+    if mixed:
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+
+def gpus() -> list[str]:
+    """The GPUs TensorFlow found, by name (``NVIDIA H100 80GB HBM3 (GPU:0)``); empty without one."""
     import tensorflow as tf
 
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    if not tf.config.list_physical_devices("GPU"):
-        return "mixed precision without a GPU: it runs, but it is meant for GPUs"
-    return None
+    found = []
+    for device in tf.config.list_physical_devices("GPU"):
+        try:
+            name = tf.config.experimental.get_device_details(device).get("device_name")
+        except (RuntimeError, ValueError):
+            name = None
+        short = device.name.replace("/physical_device:", "")
+        found.append(f"{name} ({short})" if name else short)
+    return found
+
+
+def gpu_line(found: list[str]) -> str:
+    """The line training logs at its start: the GPUs it found, or that it trains on the CPU and why."""
+    if found:
+        return f"GPU: found {len(found)}: {', '.join(found)}"
+    import tensorflow as tf
+
+    if not tf.test.is_built_with_cuda():
+        driver = os.path.exists("/proc/driver/nvidia/version")
+        why = ("this machine has an NVIDIA driver, but this TensorFlow is the CPU build: `bash setup.sh --gpu` "
+               "(or the gpu extra) installs the one with CUDA") if driver else "this TensorFlow is the CPU build"
+        return f"GPU: none; training on the CPU ({why})"
+    return "GPU: none found (TensorFlow has CUDA, but sees no GPU: check the driver with nvidia-smi); training on the CPU"
+
+
+def gpu_warnings(found: list[str], strategy: str, mixed: bool) -> list[str]:
+    """One line for each option meant for GPUs that was asked for on a machine without one."""
+    out = []
+    if mixed and not found:
+        out.append("--mixed-precision without a GPU: it runs, but float16 speeds up GPUs, not CPUs")
+    if strategy == "mirrored" and not found:
+        out.append("--strategy mirrored without a GPU: its replicas share the same CPU cores, so training is no faster")
+    return out
 
 
 def devices() -> str:

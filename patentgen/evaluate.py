@@ -10,26 +10,24 @@ Owns the two measures every row of every table uses:
 Both report the share of targets that are ``<unk>``. ``full_context`` also reports the
 *open-vocabulary* cross-entropy where the run has an open vocabulary: each ``<unk>`` target is
 scored as P(<unk>) times the probability of its real spelling (``patentgen.openvocab``), so
-models with different vocabularies can be compared. Run as
-``python -m patentgen.evaluate --model DIR [--data FILE]``.
+models with different vocabularies can be compared. The command that prints them for a run,
+``patentgen-evaluate`` or ``python -m patentgen.evaluate --model DIR [--data FILE]``, is
+``patentgen/commands/evaluate.py``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import Callable
 
-if __name__ == "__main__":  # before numpy is imported: a bare Python is told what it lacks in one line
-    from patentgen import cli as _cli, deps as _deps
+if __name__ == "__main__":  # the command; before numpy is imported, so a bare Python is told what it lacks in one line
+    from patentgen.commands.evaluate import entry
 
-    if _deps.missing("numpy"):
-        sys.exit(_cli.run(lambda argv: _deps.require("numpy")))
+    sys.exit(entry())
 
 import numpy as np
 
-from . import cli
 from .cache import CachedLM, Caches
 from .inference import NumpyLM, log_softmax
 from .tokenizer import PAD_ID, UNK_ID
@@ -137,30 +135,3 @@ def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int
     if cached:
         result["cached"] = {**cached.result(), **caches.to_json()}
     return result
-
-
-def _parse(argv):
-    parser = cli.Parser(prog="python -m patentgen.evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="run folder written by train.py")
-    parser.add_argument("--data", help="score every document of this corpus file instead of the run's test split")
-    parser.add_argument("--text-column", help="CSV column holding the text (default: the run's)")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> int:
-    from . import runs
-
-    args = _parse(argv)
-    run = runs.load_inference(args.model)
-    if args.data:
-        tokens = runs.file_tokens(run, args.data, args.text_column)
-    else:
-        tokens = runs.split_tokens(run, "test", args.text_column)
-    ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
-    spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
-    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(ids, run.config["window"], spelling), caches=run.caches), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(cli.run(main))

@@ -212,15 +212,17 @@ def weights_of(path: str | Path) -> dict[str, np.ndarray]:
 
 def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
     """The documents of the corpus a run was trained on (checked by checksum): ``data`` if
-    given, else the path the run recorded, else the default corpus location."""
-    from .config import DEFAULT_DATA_CANDIDATES
+    given, else the path the run recorded, else a file of that name in a data folder
+    (``config.data_folders``: $PATENTGEN_DATA, data/, the user's data folder)."""
+    from .config import DATA_ENV, data_folders
 
-    candidates = [Path(data)] if data else [Path(run.config["data"]), *DEFAULT_DATA_CANDIDATES]
-    path = next((p for p in candidates if p.is_file()), candidates[0])
+    name = Path(run.config["data"]).name
+    candidates = [Path(data)] if data else [Path(run.config["data"]), *(folder / name for folder in data_folders())]
+    path = next((p for p in candidates if p.is_file()), Path(data) if data else data_folders()[0] / name)
     if not path.is_file():
         raise UserError(
-            f"corpus {path} not found; put the file the model was trained on "
-            f"({Path(run.config['data']).name}) in data/ or pass --data PATH"
+            f"corpus {path} not found; put the file the model was trained on ({name}) in "
+            f"{data_folders()[0]} (or set {DATA_ENV} to the folder that holds it) or pass --data PATH"
         )
     if corpus.file_checksum(path) != run.config.get("corpus_sha256"):
         raise UserError(f"{path} is not the corpus this model was trained on (SHA-256 differs); pass the right --data")

@@ -79,6 +79,9 @@ def test_train_py_mirrored_with_a_cpu_split(tmp_path, corpus_csv):
                         "--cpu-devices", "2", "--out", str(tmp_path / "m"), *TINY_TRAIN)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "/device:CPU:1" in result.stdout and "strategy mirrored, 2 replica(s)" in result.stdout
+    assert "GPU: none" in result.stdout  # this machine has none
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: --strategy mirrored without a GPU: its replicas share the same CPU cores, so training is no faster"]
     assert json.loads((tmp_path / "m" / "config.json").read_text())["strategy"] == "mirrored"
 
 
@@ -120,4 +123,21 @@ def test_train_py_mixed_precision_on_cpu(tmp_path, corpus_csv):
     result = run_script("train.py", "--data", str(corpus_csv), "--embeddings", "learned", "--mixed-precision", "--out", str(out), *TINY_TRAIN)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mixed precision" in result.stdout and json.loads((out / "config.json").read_text())["mixed_precision"] is True
+    lines = result.stdout.splitlines()
+    first = {prefix: next(i for i, line in enumerate(lines) if line.startswith(prefix)) for prefix in ("GPU: none", "model:")}
+    assert first["GPU: none"] < first["model:"]  # said at the start
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        "warning: --mixed-precision without a GPU: it runs, but float16 speeds up GPUs, not CPUs"]
     assert json.loads((out / "metrics.json").read_text())["test"]["full_context"]["ce"] < unigram_ce(out)
+
+
+def test_the_gpu_report_and_its_warnings():
+    from patentgen import distribute
+
+    assert distribute.gpus() == []  # no GPU on the machines the tests run on
+    assert distribute.gpu_line([]).startswith("GPU: none; training on the CPU")
+    assert distribute.gpu_line(["NVIDIA H100 (GPU:0)"]) == "GPU: found 1: NVIDIA H100 (GPU:0)"
+    assert distribute.gpu_warnings(["NVIDIA H100 (GPU:0)"], "mirrored", True) == []
+    assert distribute.gpu_warnings([], "default", False) == []
+    warned = distribute.gpu_warnings([], "mirrored", True)
+    assert len(warned) == 2 and warned[0].startswith("--mixed-precision") and warned[1].startswith("--strategy mirrored")

