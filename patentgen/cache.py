@@ -52,8 +52,8 @@ class Caches:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict | None) -> "Caches":
-        return cls(**data) if data else cls()
+    def from_json(cls, data: dict) -> "Caches":
+        return cls(float(data["phrase"]), float(data["word"]))
 
     def __bool__(self) -> bool:
         return bool(self.phrase or self.word)

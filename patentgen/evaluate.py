@@ -84,7 +84,7 @@ def full_context(lm: NumpyLM, flat: np.ndarray, starts: np.ndarray, window: int,
 def _full_context(lm, flat, starts, window, batch, spelling, on_batch, caches: Caches | None = None):
     """The totals of ``full_context``, and with ``caches`` those of the network with its caches,
     from one pass of the network."""
-    totals, cached = _Totals(), _Totals() if caches else None
+    totals, cached = _Totals(), _Totals() if caches is not None else None
     offsets = np.arange(window)
     for i in range(0, len(starts), batch):
         part = starts[i : i + batch]
@@ -92,7 +92,7 @@ def _full_context(lm, flat, starts, window, batch, spelling, on_batch, caches: C
         logits = lm.last_logits(contexts)
         spelled = None if spelling is None else spelling[part + window]
         totals.add(logits, targets, spelled)
-        if cached:
+        if cached is not None:
             cached.add(CachedLM(lm, caches).mix_logits(logits, contexts), targets, spelled)
         if on_batch:
             on_batch(len(part))
@@ -132,6 +132,6 @@ def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int
     result = {"full_context": plain.result()}
     if every_position:
         result["all_positions"] = all_positions(lm, windows.chunks, on_batch=step)
-    if cached:
+    if cached is not None:
         result["cached"] = {**cached.result(), **caches.to_json()}
     return result

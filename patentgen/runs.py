@@ -144,10 +144,10 @@ class Run:
     metrics: dict
 
     @property
-    def caches(self) -> Caches:
-        """The cache weights fitted on validation text at training (``patentgen.cache``); none
+    def caches(self) -> Caches | None:
+        """The cache weights fitted on validation text at training (``patentgen.cache``); None
         (the network alone) for runs trained before them."""
-        return Caches.from_json(self.config.get("caches"))
+        return Caches.from_json(self.config["caches"]) if "caches" in self.config else None
 
 
 def _require_folder(path: Path) -> None:

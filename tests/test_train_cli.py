@@ -23,6 +23,10 @@ def test_run_folder_is_complete(trained):
     full = metrics["test"]["full_context"]
     assert full["targets"] > 0 and full["ce"] < unigram_ce(out) and 0 <= full["unk_share"] <= 1
     assert metrics["epochs"] == 2 and metrics["glove_coverage"]["found"] > 0
+    # the caches, fitted on validation text: stored in config.json, never worse than the network there
+    val = metrics["val"]
+    assert {k: val["cached"][k] for k in ("phrase", "word")} == config["caches"] == {k: metrics["caches"][k] for k in ("phrase", "word")}
+    assert val["cached"]["ce"] <= val["full_context"]["ce"] and val["cached"]["targets"] == val["full_context"]["targets"]
     assert "train" in result.stdout and "GloVe:" in result.stdout and "saved" in result.stdout
     assert not list(out.parent.glob(".tiny.*"))  # no staging folder left
 

@@ -234,11 +234,12 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, a.quiet)
         step.now = "writing the run folder"
         save_run_files(stage, cfg, prepared, metrics)
-    full = metrics["test"]["full_context"]
+    full, cached = metrics["test"]["full_context"], metrics["test"].get("cached")
     ended = f", stopped by the {cfg.max_minutes:g}-minute budget" if out_of_time else ""
     log(f"saved {out}: {whole} whole epoch{'' if whole == 1 else 's'}{partial_text(rows)} in {seconds:.0f} s{ended}; "
         f"test at {cfg.window}-word context: CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, "
-        f"top-5 {full['top5']:.1%}, <unk> {full['unk_share']:.1%} of targets")
+        f"top-5 {full['top5']:.1%}, <unk> {full['unk_share']:.1%} of targets"
+        + (f"; with its caches CE {cached['ce']} nats, perplexity {cached['ppl']}" if cached else ""))
     return 0
 
 
@@ -383,15 +384,20 @@ class EvaluationProgress:
 
 
 def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, quiet: bool = False) -> dict:
+    from patentgen import cache
     from patentgen.evaluate import evaluate_windows
     from patentgen.training import whole_epochs
 
     test, val = prepared.windows["test"], prepared.windows["val"]
+    log(f"fitting the word and phrase caches on the validation split ({len(val.starts):,} windows)")
+    caches, with_, without = cache.fit_windows(lm, val)
+    log(f"caches: phrase {caches.phrase}, word {caches.word}; validation log-likelihood per word {without:.4f} -> {with_:.4f}")
     log(f"evaluating the trained model: test split ({len(test.starts):,} windows), then validation ({len(val.starts):,})")
     trained = sum(row.get("epoch_fraction", 1.0) for row in rows)  # epochs of training data seen
     metrics = {
-        "test": evaluate_windows(lm, test, EvaluationProgress("test", quiet)),
-        "val": evaluate_windows(lm, val, EvaluationProgress("validation", quiet)),
+        "test": evaluate_windows(lm, test, EvaluationProgress("test", quiet), caches),
+        "val": evaluate_windows(lm, val, EvaluationProgress("validation", quiet), caches),
+        "caches": {**caches.to_json(), "val_loglik_without": round(without, 4), "val_loglik_with": round(with_, 4)},
         "epochs": len(rows),
         "whole_epochs": whole_epochs(rows),
         "best_epoch": 1 + min(range(len(rows)), key=lambda i: rows[i]["val_loss"]),
@@ -414,7 +420,8 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
         **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": len(prepared.texts),
-        "vocab_size": len(prepared.tokenizer), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "vocab_size": len(prepared.tokenizer), "caches": {k: metrics["caches"][k] for k in ("phrase", "word")},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {"patentgen": __version__, "python": sys.version.split()[0],
                      "tensorflow": getattr(sys.modules.get("tensorflow"), "__version__", None)},
     })
