@@ -145,17 +145,10 @@ def fit_windows(lm, windows) -> tuple[Caches, float, float]:
     return fit(window_features(lm, windows.flat, windows.starts, windows.window))
 
 
-def _parse(argv):
-    parser = cli.Parser(prog="python -m patentgen.cache", description="Fit a run's caches on its validation split and store them in the run folder.")
-    parser.add_argument("--model", required=True, help="run folder written by train.py")
-    parser.add_argument("--data", help="the corpus the run was trained on (default: the path it recorded)")
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> int:
     from . import evaluate, runs
 
-    args = _parse(argv)
+    args = cli.upgrade_args('python -m patentgen.cache', "Fit a run's caches on its validation split and store them in the run folder.", argv)
     run = runs.load_inference(args.model)
     windows = {side: runs.split_windows(run, side, args.data) for side in ("val", "test")}
     caches, with_, without = fit_windows(run.lm, windows["val"])

@@ -172,6 +172,15 @@ def write_output(path: Path, text: str) -> None:
         raise UserError(f"cannot write {path} ({err.strerror}); pass another --output") from None
 
 
+def upgrade_args(prog: str, description: str, argv=None) -> argparse.Namespace:
+    """``--model`` and ``--data`` of the commands that add something to an existing run folder
+    (``python -m patentgen.openvocab``, ``python -m patentgen.cache``)."""
+    p = Parser(prog=prog, description=description)
+    p.add_argument("--model", required=True, help="run folder written by train.py")
+    p.add_argument("--data", help="the corpus the run was trained on (default: the path it recorded)")
+    return p.parse_args(argv)
+
+
 def run(main, argv=None) -> int:
     """Call ``main(argv)``; a UserError becomes ``error: ...`` on stderr and exit status 2, and
     Ctrl-C a one-line note and status 130 (run folders are only renamed into place when complete)."""

@@ -164,17 +164,10 @@ def attach(tokenizer, train_docs: Iterable[list[str]], val_docs: Iterable[list[s
 
 
 # ----- upgrading an older run ---------------------------------------------------------------
-def _parse(argv):
-    p = cli.Parser(prog="python -m patentgen.openvocab", description="Add the open vocabulary to a run folder trained before it existed.")
-    p.add_argument("--model", required=True, help="run folder written by train.py")
-    p.add_argument("--data", help="the corpus the run was trained on (default: the path it recorded)")
-    return p.parse_args(argv)
-
-
 def main(argv=None) -> int:
     from . import runs
 
-    args = _parse(argv)
+    args = cli.upgrade_args('python -m patentgen.openvocab', 'Add the open vocabulary to a run folder trained before it existed.', argv)
     run = runs.load_inference(args.model)
     texts = runs.corpus_texts(run, args.data)
     docs = {side: [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, side)] for side in ("train", "val")}
