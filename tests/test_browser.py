@@ -68,7 +68,7 @@ def test_play_one_round_by_clicking(server, tmp_path):
             assert page.text_content("#score") == f"Score: {int(verdict.startswith('Right!'))} of 1"
             labels = page.locator(".option .label").all_text_contents()
             assert labels.count("human") == 1 and sum(label.startswith("model, diversity") for label in labels) == 2
-            page.wait_for_function("document.getElementById('stats').textContent.includes('1 round played;')")
+            page.wait_for_function("document.getElementById('stats').textContent.includes('1 round played by 1 player')")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
