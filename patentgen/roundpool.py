@@ -1,9 +1,11 @@
 """Rounds made ahead of time: a background thread keeps a pool of prepared rounds in the results
 database full, so dealing a round on a request is one database transaction, not two samples.
 
-A prepared round is dealt up to ``reuse`` times (least-dealt first), each time as a new round
-with its own id and the options in a fresh random order; then it is removed and the thread makes
-another. The pool is keyed by the model and the game's rules (a server started with other ones
+A prepared round is dealt as a new round with its own id and the options in a fresh random order,
+the least-dealt first. The thread keeps ``size`` of them *fresh* (dealt fewer than ``reuse``
+times): each new one retires a round dealt ``reuse`` times. Under a load the thread cannot keep
+up with, rounds are dealt more than ``reuse`` times rather than made on the request; only an
+empty pool (just started, or ``--round-pool 0``) makes a round on the request. The pool is keyed by the model and the game's rules (a server started with other ones
 deals none of it) and lives in the database, so a restart starts full, and two server processes
 on one file share it. The thread gives way while generation requests wait (``busy``).
 """
@@ -45,19 +47,19 @@ class RoundPool:
     def deal(self) -> Round | None:
         """A new stored round from the pool; None when it is empty."""
         rng = self._rng()
-        rnd = self.store.deal(self.dealer, self.model, self.reuse, lambda n: [int(i) for i in rng.permutation(n)])
+        rnd = self.store.deal(self.dealer, self.model, lambda n: [int(i) for i in rng.permutation(n)])
         self._wake.set()
         return rnd
 
     def ready(self) -> int:
-        """Prepared rounds in the pool."""
-        return self.store.prepared(self.dealer)
+        """Fresh prepared rounds in the pool."""
+        return self.store.fresh(self.dealer, self.reuse)
 
     def fill_once(self) -> bool:
-        """Make one prepared round if the pool is short of ``size``; whether it made one."""
+        """Make one prepared round if fewer than ``size`` are fresh; whether it made one."""
         if self.ready() >= self.size:
             return False
-        self.store.add_prepared(self.play.new_round(self._rng()), self.dealer)
+        self.store.add_prepared(self.play.new_round(self._rng()), self.dealer, self.size, self.reuse)
         return True
 
     def start(self) -> None:

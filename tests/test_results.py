@@ -117,30 +117,31 @@ def test_a_schema_1_file_is_upgraded_in_place(tmp_path):
     assert len(store.client_key()) == 16 and results.Store(path).client_key() == store.client_key()  # kept across restarts
 
 
-def test_prepared_rounds_are_dealt_reuse_times_as_new_rounds_then_removed(tmp_path):
+def test_prepared_rounds_are_dealt_as_new_rounds_and_retired_when_fresh_ones_come(tmp_path):
     store = results.Store(tmp_path / "g.sqlite3")
-    store.add_prepared(make_round("p1", human=1), "dealer-a")
-    assert store.prepared("dealer-a") == 1 and store.prepared("dealer-b") == 0
-    assert store.deal("dealer-b", "m", 3, lambda n: list(range(n))) is None  # another model or rules: not dealt
-    dealt = [store.deal("dealer-a", "m", 3, lambda n: [2, 0, 1]) for _ in range(3)]
-    assert store.prepared("dealer-a") == 0 and store.deal("dealer-a", "m", 3, lambda n: [0, 1, 2]) is None
-    assert len({r.id for r in dealt}) == 3 and "p1" not in {r.id for r in dealt}
+    store.add_prepared(make_round("p1", human=1), "dealer-a", size=1, reuse=3)
+    assert store.fresh("dealer-a", 3) == 1 and store.fresh("dealer-b", 3) == 0
+    assert store.deal("dealer-b", "m", lambda n: list(range(n))) is None  # another model or rules: not dealt
+    dealt = [store.deal("dealer-a", "m", lambda n: [2, 0, 1]) for _ in range(4)]
+    assert store.fresh("dealer-a", 3) == 0  # dealt 4 times: no longer fresh, but still dealt until replaced
+    assert len({r.id for r in dealt}) == 4 and "p1" not in {r.id for r in dealt}
     for rnd in dealt:
         assert [o.text for o in rnd.options] == ["text p1 3", "text p1 1", "text p1 2"] and rnd.human == 2
         assert store.get_round(rnd.id) == rnd  # stored: it can be guessed
-    assert store.stats().rounds == 3
+    store.add_prepared(make_round("p2"), "dealer-a", size=1, reuse=3)  # the fresh one retires the used one
+    assert store.fresh("dealer-a", 3) == 1 and store.deal("dealer-a", "m", lambda n: list(range(n))).options[0].text == "text p2 1"
+    assert store.stats().rounds == 5
 
 
-def test_parallel_deals_never_deal_a_prepared_round_more_than_reuse_times(tmp_path):
+def test_parallel_deals_take_the_least_dealt_prepared_round(tmp_path):
     store = results.Store(tmp_path / "g.sqlite3")
     for i in range(4):
-        store.add_prepared(make_round(f"p{i}"), "d")
+        store.add_prepared(make_round(f"p{i}"), "d", size=4, reuse=5)
 
     def deal(_):
-        rnd = store.deal("d", "m", 5, lambda n: list(range(n)))
-        return rnd and rnd.options[0].text.split()[1]
+        return store.deal("d", "m", lambda n: list(range(n))).options[0].text.split()[1]
 
     with ThreadPoolExecutor(8) as pool:
         sources = list(pool.map(deal, range(30)))
-    assert sources.count(None) == 10 and all(sources.count(f"p{i}") == 5 for i in range(4))
-    assert store.stats().rounds == 20
+    assert sorted(sources.count(f"p{i}") for i in range(4)) == [7, 7, 8, 8]  # spread evenly
+    assert store.stats().rounds == 30 and store.fresh("d", 5) == 0

@@ -254,12 +254,18 @@ def test_rounds_are_dealt_from_the_pool_without_sampling(tiny_game, tmp_path):
     app, store, client = make(tiny_game, tmp_path, play=play, round_pool=2, round_reuse=2, **OPEN)
     pool = app.state.round_pool
     assert pool.fill_once() and pool.fill_once() and not pool.fill_once() and play.made == 2
-    dealt = [client.post("/api/rounds", json={}).json() for _ in range(4)]
-    assert play.made == 2 and pool.ready() == 0  # four rounds, no sample drawn
-    assert len({d["id"] for d in dealt}) == 4 and all(store.get_round(d["id"]).n_words == d["n_words"] for d in dealt)
-    assert sorted(map(sorted, (d["options"] for d in dealt))).count(sorted(dealt[0]["options"])) == 2  # each prepared round twice
-    client.post("/api/rounds", json={})
-    assert play.made == 3  # the pool was empty: made on the request
+    dealt = [client.post("/api/rounds", json={}).json() for _ in range(6)]
+    assert play.made == 2 and pool.ready() == 0  # six rounds, no sample drawn; none fresh now, all still dealt
+    assert len({d["id"] for d in dealt}) == 6 and all(store.get_round(d["id"]).n_words == d["n_words"] for d in dealt)
+    assert sorted(map(sorted, (d["options"] for d in dealt))).count(sorted(dealt[0]["options"])) == 3  # each prepared round three times
+    assert pool.fill_once() and play.made == 3 and pool.ready() == 1 and store.fresh(pool.dealer, 2) == 1
+
+
+def test_an_empty_pool_makes_the_round_on_the_request(tiny_game, tmp_path):
+    play = CountingGame(tiny_game[1])
+    _, store, client = make(tiny_game, tmp_path, play=play, round_pool=0, **OPEN)
+    rid = client.post("/api/rounds", json={}).json()["id"]
+    assert play.made == 1 and store.get_round(rid)
 
 
 def test_the_pool_fills_in_the_background_while_the_app_runs(tiny_game, tmp_path):
