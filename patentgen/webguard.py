@@ -46,7 +46,7 @@ class Limits:
     guesses_rate: str | None = "30/minute"
     generate_rate: str | None = "10/minute;100/hour"  # /api/generate and /api/score together
     round_pool: int = 300  # prepared rounds kept ready
-    round_reuse: int = 20  # deals of one prepared round (each a new round, options reordered)
+    round_reuse: int = 20  # deals after which a prepared round is replaced (each deal a new round, options reordered)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Limits":
@@ -69,20 +69,32 @@ def rate(text: str) -> str | None:
     return text
 
 
+def count(text: str) -> int:
+    """A whole number >= 0 (a flag's value)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return value
+
+
 def add_flags(p: argparse.ArgumentParser) -> None:
     """serve.py's flags for the limits (defaults: ``Limits``)."""
     from .cli import positive_int
 
     d = Limits()
     g = p.add_argument_group("limits (per client: by address; 'off' turns a rate limit off)")
-    g.add_argument("--max-body", type=positive_int, default=d.max_body, help="largest request body in bytes; larger get 413 (default: %(default)s)")
-    g.add_argument("--workers", type=positive_int, default=d.workers, help="threads that generate and score (default: %(default)s)")
-    g.add_argument("--queue", type=int, default=d.queue, help="generation requests that may wait; more get 503 with Retry-After (default: %(default)s)")
-    g.add_argument("--rate-rounds", type=rate, default=d.rounds_rate, help="new rounds per client; more get 429 (default: %(default)s)")
-    g.add_argument("--rate-guesses", type=rate, default=d.guesses_rate, help="guesses per client (default: %(default)s)")
-    g.add_argument("--rate-generate", type=rate, default=d.generate_rate, help="generate and score requests per client (default: %(default)s)")
-    g.add_argument("--round-pool", type=int, default=d.round_pool, help="prepared rounds kept ready in the database; 0: every round made on request (default: %(default)s)")
-    g.add_argument("--round-reuse", type=positive_int, default=d.round_reuse, help="times one prepared round is dealt, each a new round with the options reordered (default: %(default)s)")
+    g.add_argument("--max-body", type=positive_int, default=d.max_body, metavar="BYTES", help="largest request body; larger get 413 (default: %(default)s)")
+    g.add_argument("--workers", type=positive_int, default=d.workers, metavar="N", help="threads that generate and score (default: %(default)s)")
+    g.add_argument("--queue", type=count, default=d.queue, metavar="N", help="generate/score requests that may wait for a worker; more get 503 with Retry-After (default: %(default)s)")
+    g.add_argument("--rate-rounds", type=rate, default=d.rounds_rate, metavar="RATE", help="new rounds per client; more get 429 with Retry-After (default: %(default)s)")
+    g.add_argument("--rate-guesses", type=rate, default=d.guesses_rate, metavar="RATE", help="guesses per client (default: %(default)s)")
+    g.add_argument("--rate-generate", type=rate, default=d.generate_rate, metavar="RATE", help="generate and score requests per client, together (default: %(default)s)")
+    g.add_argument("--round-pool", type=count, default=d.round_pool, metavar="N", help="fresh prepared rounds kept ready in the database; 0: every round made on the request (default: %(default)s)")
+    g.add_argument("--round-reuse", type=positive_int, default=d.round_reuse, metavar="N",
+                   help="deals after which a prepared round is replaced by a fresh one; each deal is a new round with the options reordered (default: %(default)s)")
 
 
 # ----- headers, body cap, last-resort 500: one ASGI middleware ----------------------------------
@@ -193,7 +205,7 @@ class WorkPool:
     def __init__(self, workers: int, queue: int):
         self.workers = workers
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="patentgen-work")
-        self._slots = threading.BoundedSemaphore(workers + max(queue, 0))
+        self._slots = threading.BoundedSemaphore(workers + queue)
         self._lock = threading.Lock()
         self._pending = 0
         self._mean = 1.0  # seconds per job, a running mean

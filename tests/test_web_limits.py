@@ -308,5 +308,6 @@ def test_limit_flags_are_checked_with_a_one_line_error():
     assert webguard.rate("off") is None and webguard.rate("5/second;100/hour") == "5/second;100/hour"
     with pytest.raises(argparse.ArgumentTypeError):
         webguard.rate("lots")
-    result = run_script("serve.py", "--rate-rounds", "lots")
-    assert result.returncode == 2 and "is not a rate" in result.stderr and "Traceback" not in result.stderr
+    for flag, value, message in [("--rate-rounds", "lots", "is not a rate"), ("--queue", "-1", "whole number >= 0"), ("--max-body", "0", "--max-body")]:
+        result = run_script("serve.py", flag, value)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
