@@ -46,6 +46,12 @@ SEED = ("a neural network comprising an input layer , a hidden layer and an outp
         "receives a weighted sum of the input values and outputs an activation to the output layer . ")
 
 
+def shown(path: str) -> str:
+    """A path as the report shows it: relative to the repository when inside it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -288,7 +294,7 @@ def main(argv=None) -> None:
             proc.terminate()
             proc.wait(30)
     header = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
-              "model": args.model, "command": "python -m bench.web_load " + " ".join(sys.argv[1:]), "server_flags": args.server_flags,
+              "model": shown(args.model), "command": "python -m bench.web_load " + " ".join(sys.argv[1:]), "server_flags": args.server_flags,
               "rate": args.rate, "pool_ready": ready, "pool_fill_s": round(fill_s, 1),
               "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
     report = {"header": header, "players": players, "generations": flood, "integrity": checks, "verdicts": verdicts(players, flood, checks)}
