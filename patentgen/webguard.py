@@ -155,11 +155,11 @@ class Guard:
         return receive_capped
 
 
-async def _json(send, status: int, message: str, headers: dict | None = None) -> None:
+async def _json(send, status: int, message: str) -> None:
+    """A JSON error that closes the connection (the rest of a refused body is never read)."""
     body = json.dumps({"error": message}).encode()
-    extra = [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close"), *extra]})
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
