@@ -33,9 +33,24 @@ _SEPARATORS = r"\s.,;?!\"#$%&()*+/:<=>@\[\\\]^_`{|}~"
 _TOKEN = re.compile(rf"\d+(?:[.,]\d+)+|[.,;?]|[^{_SEPARATORS}]+")
 
 
+# Control characters (NUL, escape, C1 controls: removed; those that are whitespace, e.g. a tab or
+# a form feed: a space; newlines kept) and the bidirectional controls (embeddings, overrides,
+# isolates, marks: removed), which make text read otherwise than it is.
+_CONTROLS = [c for c in range(0x100) if unicodedata.category(chr(c)) == "Cc" and c != 0x0A]
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_UNSAFE = {c: (" " if chr(c).isspace() else None) for c in _CONTROLS} | dict.fromkeys(_BIDI)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without control characters and bidirectional controls: applied to every text
+    before it is generated from, stored or shown."""
+    return text.translate(_UNSAFE)
+
+
 def clean_patent(text: str) -> str:
-    """Clean one patent abstract: quotes normalised, figure refs removed, spaced punctuation."""
-    text = unicodedata.normalize("NFKC", text)
+    """Clean one patent abstract: controls dropped, quotes normalised, figure refs removed,
+    spaced punctuation."""
+    text = unicodedata.normalize("NFKC", strip_controls(text))
     text = _DOUBLE_QUOTES.sub(" ", text)
     text = _SINGLE_QUOTES.sub("'", text)
     text = _FIGURE_REF.sub("", text)
@@ -68,7 +83,7 @@ _MD_MARKUP = re.compile(r"(\*\*|__|~~|\*|^\s*>+\s?|^\s*#+\s)", re.MULTILINE)
 def clean_reddit(text: str) -> str:
     """Clean one comment: HTML entities decoded, links to their text, URLs, markdown and
     quote markers removed, whitespace collapsed (newlines kept as sentence hints)."""
-    text = html.unescape(html.unescape(text))  # the dump escapes twice in places (&amp;gt;)
+    text = strip_controls(html.unescape(html.unescape(text)))  # the dump escapes twice in places (&amp;gt;)
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub(" ", text)
     text = _MD_MARKUP.sub(" ", text)

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import sampling
 from .config import GAME_BAND, GAME_SAMPLER, GAME_SEED_WORDS
+from .corpus import strip_controls
 from .errors import UserError
 from .tokenizer import detokenize, ends_sentence
 
@@ -107,7 +108,7 @@ def check_choice(choice) -> int:
 def display(tokens: list[str], after: list[str] | None = None) -> str:
     """Tokens as a player reads them: sentence markers dropped, punctuation attached, sentence
     starts capitalised; ``after`` is the text they continue, if any."""
-    return detokenize(tokens, capitalize=True, sentence_start=after is None or ends_sentence(after))
+    return strip_controls(detokenize(tokens, capitalize=True, sentence_start=after is None or ends_sentence(after)))
 
 
 def playable_words(tokens: list[str], seed_words: int, max_words: int, writable: Writable | None = None) -> int:

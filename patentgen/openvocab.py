@@ -66,8 +66,12 @@ class OpenVocab:
         copy = self.copy_prob if oov else 0.0
         total = sum(self.rare.values())
         rare = self.rare.get(word, 0) / total if total else 0.0
-        fresh = (1 - self.novel_prob) * rare + self.novel_prob * math.exp(self.spelling().logprob(word))
-        return math.log(copy * oov.count(word) / max(len(oov), 1) + (1 - copy) * fresh)
+        # In logs: a long unlikely spelling's probability underflows to 0 as a float.
+        terms = [math.log(p) for p in (copy * oov.count(word) / max(len(oov), 1), (1 - copy) * (1 - self.novel_prob) * rare) if p > 0]
+        if self.novel_prob > 0 and copy < 1:
+            terms.append(math.log((1 - copy) * self.novel_prob) + self.spelling().logprob(word))
+        top = max(terms, default=-math.inf)
+        return top + math.log(sum(math.exp(t - top) for t in terms)) if math.isfinite(top) else -math.inf
 
     def spelling(self) -> "CharModel":
         return _char_model(tuple(self.known) + tuple(self.rare))

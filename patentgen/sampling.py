@@ -386,13 +386,18 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(-self.total / len(self.logprobs)) if self.logprobs else float("nan")
+        if not self.logprobs:
+            return float("nan")
+        mean = -self.total / len(self.logprobs)
+        return math.exp(mean) if mean < 709 else float("inf")  # exp overflows past about 709.78
 
     def to_json(self) -> dict:
+        """JSON has no infinity: a figure too large to write (a word the model gives probability 0) is null."""
+        perplexity = self.perplexity
         return {
-            "words": [{"word": w, "logprob": round(p, 4)} for w, p in zip(self.words, self.logprobs)],
-            "total_logprob": round(self.total, 4),
-            "perplexity": round(self.perplexity, 3),
+            "words": [{"word": w, "logprob": round(p, 4) if math.isfinite(p) else None} for w, p in zip(self.words, self.logprobs)],
+            "total_logprob": round(self.total, 4) if math.isfinite(self.total) else None,
+            "perplexity": round(perplexity, 3) if math.isfinite(perplexity) else None,
         }
 
 

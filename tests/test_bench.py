@@ -28,3 +28,20 @@ def test_quick_leaderboard(tmp_path, corpus_csv):
     table = (tmp_path / "RESULTS.md").read_text()
     assert "| default |" in table and "Vocabulary rule" in table and "## Targets" in table
     assert (tmp_path / "val_ce_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
+    from conftest import GAME_RULES
+
+    result = run_script("-m", "bench.web_load", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--players", "3", "--seconds", "2",
+                        "--generations", "3", "--out", str(tmp_path), "--", "--round-pool", "4", "--round-reuse", "2",
+                        "--seed-words", str(GAME_RULES["seed_words"]), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "web_load.json").read_text())
+    players, flood, checks = report["players"], report["generations"], report["integrity"]
+    assert report["header"]["pool_ready"] == 4 and players["rounds"] > 0 and players["round_ms"]["p95"] > 0
+    assert players["statuses"] == {"guess 200": players["guesses"], "round 200": players["rounds"]}
+    assert flood["statuses"] == {"generate 200": 3} and flood["page_requests"] >= 0
+    assert checks["rounds_missing"] == checks["guesses_missing_or_different"] == checks["rounds_acknowledged_twice"] == 0
+    assert checks["rounds_stored"] == checks["rounds_acknowledged"] and checks["guesses_stored"] == checks["guesses_acknowledged"]
+    assert "every acknowledged round and guess stored, none twice | yes" in (tmp_path / "WEB_LOAD.md").read_text()

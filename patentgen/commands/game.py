@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         choice = ask("\nwhich one did a human write? [1/2/3, q quits] ")
         if choice is None:
             break
-        reveal = store.guess(rnd.id, choice)
+        reveal = store.guess(rnd.id, choice, client="terminal")
         right, played = right + reveal.correct, played + 1
         show_reveal(reveal, right, played)
     print(f"final score: {right} of {played}; results in {store.path}")

@@ -4,7 +4,8 @@
     .venv/bin/python serve.py --port 8080 --db results.sqlite3
 
 Pages: / (the game), /generate (your own seed, a diversity slider). JSON API and its OpenAPI
-spec: /openapi.json. Binds 127.0.0.1 unless --host says otherwise.
+spec: /openapi.json. Binds 127.0.0.1 unless --host says otherwise (then it warns: the game has no
+authentication). Limits (body size, generation queue, rate limits per client, round pool): flags.
 
 The command behind ``serve.py`` and ``patentgen-serve``.
 """
@@ -15,7 +16,7 @@ import argparse
 import socket
 import sys
 
-from patentgen import cli, deps
+from patentgen import cli, deps, webguard
 from patentgen.errors import UserError
 
 
@@ -32,6 +33,7 @@ def parse(argv=None):
     g = p.add_argument_group("server")
     g.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
     g.add_argument("--port", type=port, default=8000, help="port to listen on (default: %(default)s)")
+    webguard.add_flags(p)
     return p.parse_args(argv)
 
 
@@ -45,7 +47,7 @@ def check_free(host: str, number: int) -> None:
 
 def main(argv=None) -> int:
     args = parse(argv)
-    deps.require("numpy", "fastapi", "uvicorn")
+    deps.require("numpy", "fastapi", "uvicorn", "limits")
     import uvicorn
 
     from patentgen import game, results, runs
@@ -55,7 +57,10 @@ def main(argv=None) -> int:
     play = game.from_run(run, game.Rules(seed_words=args.seed_words), args.data)
     check_free(args.host, args.port)
     store = results.Store(args.db)  # last: a start that fails leaves no database file behind
-    app = create_app(run, play, store, args.random_seed)
+    app = create_app(run, play, store, args.random_seed, webguard.Limits.from_args(args))
+    warning = webguard.exposure_warning(args.host)
+    if warning:
+        print(f"patentgen: {warning}", file=sys.stderr, flush=True)
     print(f"patentgen: serving {run.path} on http://{args.host}:{args.port} (results in {store.path}); Ctrl-C stops", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
