@@ -30,8 +30,7 @@ import numpy as np
 
 from . import cli
 from .inference import log_softmax
-from .sampling import PhraseCache, WordCache
-from .tokenizer import BOS_ID, PAD_ID
+from .sampling import PhraseCache, WordCache, words_of
 
 PHRASE_GRID = np.round(np.arange(0.0, 0.8, 0.025), 3)
 WORD_GRID = np.round(np.arange(0.0, 0.6, 0.025), 3)
@@ -59,11 +58,6 @@ class Caches:
         return bool(self.phrase or self.word)
 
 
-def history(context: Sequence[int]) -> list[int]:
-    """The words of a context window that the caches may use: ``<s>`` and padding left out."""
-    return [int(w) for w in context if w != BOS_ID and w != PAD_ID]
-
-
 class CachedLM:
     """A network (``last_logits(ids (B, T))``) with its caches over each window's own words;
     ``evaluate.full_context`` scores it as it scores the network."""
@@ -83,7 +77,7 @@ class CachedLM:
         """The network's logits (B, V) after windows ids (B, T) -> the mixture's log-probabilities."""
         probs = np.exp(log_softmax(np.asarray(logits, np.float64)))
         for row, context in enumerate(ids):
-            probs[row] = self.caches.mix(probs[row], history(context))
+            probs[row] = self.caches.mix(probs[row], words_of(context))
         return np.log(probs)
 
 
@@ -128,7 +122,7 @@ def window_features(lm, flat: np.ndarray, starts: np.ndarray, window: int, batch
         contexts, goal = flat[part[:, None] + offsets], flat[part + window]
         logp = log_softmax(np.asarray(lm.last_logits(contexts), np.float64))
         p_net.append(np.exp(logp[np.arange(len(goal)), goal]))
-        histories += [history(c) for c in contexts]
+        histories += [words_of(c) for c in contexts]
         targets += [int(t) for t in goal]
     return features(np.concatenate(p_net) if p_net else np.zeros(0), histories, targets)
 

@@ -245,9 +245,13 @@ def split_tokens(run: Run, side: str, text_column: str | None = None, data: str 
 def split_windows(run: Run, side: str, data: str | None = None, text_column: str | None = None):
     """The full-context windows of one side of the run's split, with spelling log-probabilities
     where the run has an open vocabulary (``evaluate.full_context``'s input)."""
+    return token_windows(run, split_tokens(run, side, text_column, data))
+
+
+def token_windows(run: Run, tokens: list[list[str]]):
+    """The windows of documents given as tokens, encoded by the run's tokenizer."""
     from .windows import Windows
 
-    tokens = split_tokens(run, side, text_column, data)
     ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
     spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
     return Windows.from_docs(ids, run.config["window"], spelling)

@@ -31,6 +31,11 @@ NextLogits = Callable[[Sequence[int], object], tuple[np.ndarray, object]]
 ALWAYS_BANNED = (PAD_ID, BOS_ID)  # never a word; <unk> is banned too unless the run spells it
 
 
+def words_of(context: Sequence[int]) -> list[int]:
+    """The ids of a context that the caches may use: ``<s>`` and padding left out."""
+    return [int(w) for w in context if w not in ALWAYS_BANNED]
+
+
 def _probs(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
 
@@ -413,8 +418,7 @@ def score(next_logits: NextLogits, context_ids: Sequence[int], ids: Sequence[int
     for n, word_id in enumerate(ids):
         logp = log_softmax(np.asarray(logits, np.float64))
         if mix is not None:
-            history = [w for w in seen[-window:] if w not in ALWAYS_BANNED]
-            logp = np.log(mix(np.exp(logp), history))
+            logp = np.log(mix(np.exp(logp), words_of(seen[-window:])))
         logprobs.append(float(logp[word_id]) + (spelling[n] if spelling else 0.0))
         seen.append(word_id)
         logits, state = next_logits([word_id], state)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +84,31 @@ def unigram_ce(run_dir: Path) -> float:
     ids = {side: [np.asarray(run.tokenizer.document_ids(d), np.int32) for d in runs.split_tokens(run, side)] for side in ("train", "test")}
     test = Windows.from_docs(ids["test"], run.config["window"])
     return evaluate.full_context(ngram.Unigram(ids["train"], len(run.tokenizer)), test.flat, test.starts, test.window)["ce"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(tiny_run, corpus_csv, db: Path, *extra: str, host: str = "127.0.0.1"):
+    """serve.py on a free port, up and answering: (process, base URL)."""
+    port = free_port()
+    args = ["serve.py", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(db), "--port", str(port),
+            "--seed-words", str(GAME_RULES["seed_words"]), "--host", host, *extra]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/stats", timeout=1).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"serve.py did not start: {proc.communicate()}")
+            time.sleep(0.2)
 
 
 TINY_TRAIN = ["--epochs", "2", "--units", "8", "--window", "10", "--batch-size", "8", "--quiet"]

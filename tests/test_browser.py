@@ -7,16 +7,11 @@ set; CI installs Chromium and sets it, so there the test cannot be skipped."""
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import GAME_RULES, ROOT
+from conftest import start_server
 
 CHROMIUM = Path(os.environ.get("PATENTGEN_CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.exists() and not os.environ.get("PATENTGEN_REQUIRE_BROWSER"):
@@ -25,28 +20,9 @@ if not CHROMIUM.exists() and not os.environ.get("PATENTGEN_REQUIRE_BROWSER"):
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tiny_run, corpus_csv, tmp_path):
-    port = free_port()
-    args = ["serve.py", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(tmp_path / "g.sqlite3"), "--port", str(port), "--seed-words", str(GAME_RULES["seed_words"])]
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/api/stats", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"serve.py did not start: {proc.stdout.read()}")
-            time.sleep(0.2)
+    proc, url = start_server(tiny_run, corpus_csv, tmp_path / "g.sqlite3")
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -15,34 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GAME_RULES, ROOT
+from conftest import start_server as start
 
 NO_RATES = ["--rate-rounds", "off", "--rate-guesses", "off", "--rate-generate", "off"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(tiny_run, corpus_csv, db: Path, *extra: str, host: str = "127.0.0.1"):
-    """serve.py on a free port, up and answering: (process, base URL)."""
-    port = free_port()
-    args = ["serve.py", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(db), "--port", str(port),
-            "--seed-words", str(GAME_RULES["seed_words"]), "--host", host, *extra]
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/api/stats", timeout=1).read()
-            return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"serve.py did not start: {proc.communicate()}")
-            time.sleep(0.2)
 
 
 def stop(proc) -> tuple[str, str]:
@@ -118,7 +93,7 @@ def test_a_non_loopback_host_is_warned_about(tiny_run, corpus_csv, tmp_path):
 
 def test_schemathesis_finds_no_server_error_and_no_response_outside_the_spec(tiny_run, corpus_csv, tmp_path):
     proc, url = start(tiny_run, corpus_csv, tmp_path / "st.sqlite3", "--round-pool", "5", *NO_RATES)
-    cli = Path(sys.executable).with_name("schemathesis")  # a dev dependency (requirements.txt)
+    cli = Path(sys.executable).with_name("schemathesis")  # a dev dependency (pyproject.toml)
     try:
         result = subprocess.run([str(cli), "run", url + "/openapi.json", "--checks", "all", "--max-examples", "25", "--seed", "1", "--workers", "1",
                                  "--request-timeout", "20", "--no-color"], capture_output=True, text=True, timeout=400, cwd=tmp_path)

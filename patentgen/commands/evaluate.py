@@ -25,20 +25,15 @@ def _parse(argv):
 def main(argv=None) -> int:
     args = _parse(argv)
     deps.require("numpy")
-    import numpy as np
-
     from patentgen import runs
     from patentgen.evaluate import evaluate_windows
-    from patentgen.windows import Windows
 
     run = runs.load_inference(args.model)
     if args.data:
         tokens = runs.file_tokens(run, args.data, args.text_column)
     else:
         tokens = runs.split_tokens(run, "test", args.text_column)
-    ids = [np.asarray(run.tokenizer.document_ids(doc), np.int32) for doc in tokens]
-    spelling = [run.tokenizer.spelling_logprobs(doc) for doc in tokens] if run.tokenizer.open_vocab is not None else None
-    print(json.dumps(evaluate_windows(run.lm, Windows.from_docs(ids, run.config["window"], spelling), caches=run.caches), indent=2))
+    print(json.dumps(evaluate_windows(run.lm, runs.token_windows(run, tokens), caches=run.caches), indent=2))
     return 0
 
 
