@@ -6,7 +6,7 @@
 Rows: unigram, kn-3, kn-4, kn-5 (interpolated Kneser-Ney), mkn-3, mkn-4, mkn-5 (modified
 Kneser-Ney), numpy-rnn, classic (the published architecture, same wall-clock budget as ours),
 classic-windows-split (the published leaky 70/30 protocol, to set beside its 4.72), default
-(``train.py --embeddings glove``) and the variant default-learned. Every row but
+(``train.py --embeddings glove``), the variant default-learned and gru (``--arch gru``). Every row but
 classic-windows-split and ``mkn-5 (min count 1)`` shares the grouped split and the tokenizer
 fitted on its training side. Every row runs in a subprocess of its own (count rows through
 ``bench.count_row``, neural rows through ``train.py``), so time and peak memory are its alone.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patentgen import corpus, generation, pipeline, runs, sampling
+from patentgen import corpus, generation, models, pipeline, runs, sampling
 from patentgen.config import ROOT, TrainConfig, default_data
 
 FIELDS = ("name", "vocab", "test_ce", "test_open_ce", "net_ce", "test_ppl", "test_acc", "test_top5", "unk_share",
@@ -40,12 +40,19 @@ COUNT = ["unigram", "kn-3", "kn-4", "kn-5", "mkn-3", "mkn-4", "mkn-5"]
 NEURAL = [
     ("default", [], 0.3, 15.0),
     ("classic", ["--arch", "classic"], 0.3, 15.0),
-    ("default-learned", ["--embeddings", "learned"], 0.2, 15.0),
+    ("default-learned", ["--embeddings", "learned"], 0.15, 15.0),
+    ("gru", ["--arch", "gru"], 0.15, 15.0),
     ("numpy-rnn", ["--arch", "numpy-rnn"], 0.06, 15.0),
     ("classic-windows-split", ["--arch", "classic", "--split", "windows"], 0.06, 15.0),
 ]
 OWN_VOCAB = "mkn-5 (min count 1)"
-QUICK_FLAGS = ["--window", "10", "--units", "8", "--epochs", "1", "--batch-size", "16"]
+QUICK_FLAGS = ["--window", "10", "--epochs", "1", "--batch-size", "16"]
+
+
+def quick_flags(flags: list[str]) -> list[str]:
+    """--quick's tiny settings for a row: tiny units where its architecture reads --units."""
+    arch = models.get(flags[flags.index("--arch") + 1] if "--arch" in flags else TrainConfig.arch)
+    return QUICK_FLAGS + (["--units", "8"] if "units" in arch.uses else [])
 
 
 def row(name, metrics: dict | None = None, **extra) -> dict:
@@ -87,7 +94,7 @@ def gen_ms_per_word(run_dir: Path, words: int = 300) -> float:
 def neural_row(name, flags, minutes, data, workdir: Path, quick: bool) -> tuple[dict, list[dict]]:
     out = workdir / name
     cmd = [sys.executable, str(ROOT / "train.py"), "--data", str(data), "--out", str(out), "--overwrite", "--quiet",
-           "--max-minutes", f"{minutes:.3f}", *flags, *(QUICK_FLAGS if quick else [])]
+           "--max-minutes", f"{minutes:.3f}", *flags, *(quick_flags(flags) if quick else [])]
     print(f"{name:22s} training for at most {minutes:.1f} min: {' '.join(cmd[2:])}", flush=True)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

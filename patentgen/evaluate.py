@@ -118,7 +118,7 @@ def evaluate_windows(lm: NumpyLM, windows: Windows, progress: Callable[[int, int
     """Both measures over one side's windows, and with ``caches`` the full-context measure of the
     network with its caches (``"cached"``); ``progress(done, total)`` after each batch (items:
     full-context windows, then chunks, each about one window of work)."""
-    every_position = lm.arch != "classic" and hasattr(lm, "hidden")  # every-position models only
+    every_position = getattr(lm, "every_position", False)  # recurrent models that predict every position
     total = len(windows.starts) + (len(windows.chunks) if every_position else 0)
     done = 0
 

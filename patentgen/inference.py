@@ -4,52 +4,51 @@ Owns the forward pass outside TensorFlow: batched full-window runs for evaluatio
 state-carrying steps for decoding (``next_logits(ids, state) -> (logits, state)``), so one
 generated word costs one LSTM step, not a re-run of the whole window. It reads the named arrays
 of ``model.export_weights`` and needs no TensorFlow at all, which keeps ``generate.py`` quick to
-start. ``tests/test_inference.py`` checks it against Keras, number for number.
+start. The recurrent cells (LSTM, GRU) belong to their architecture modules in ``models/``;
+``tests/test_inference.py`` checks every architecture against Keras, number for number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-State = tuple  # one (h (B, units), c (B, units)) pair per LSTM layer
+State = tuple  # one state per recurrent layer, each a tuple of (B, units) arrays: (h, c) LSTM, (h,) GRU
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-@dataclass(frozen=True)
-class _LSTM:
-    kernel: np.ndarray  # (in, 4u), gates i, f, g, o as in Keras
-    recurrent: np.ndarray  # (u, 4u)
-    bias: np.ndarray  # (4u,)
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
 
-    def run(self, x: np.ndarray, h: np.ndarray, c: np.ndarray):
-        """x (B, T, in) -> outputs (B, T, u), last (h, c)."""
-        inputs = x @ self.kernel + self.bias  # (B, T, 4u), all input projections at once
-        outputs = np.empty(x.shape[:2] + (h.shape[1],), dtype=x.dtype)
-        for t in range(x.shape[1]):
-            z = inputs[:, t] + h @ self.recurrent
-            i, f, g, o = np.split(z, 4, axis=1)
-            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-            h = _sigmoid(o) * np.tanh(c)
-            outputs[:, t] = h
-        return outputs, (h, c)
+
+# Activations of head layers, by layer name (the ``dense`` layer of ``classic`` is the only one).
+HEAD_ACTIVATIONS = {"dense": relu}
+
+
+def recurrent_stack(weights: dict[str, np.ndarray], prefix: str, cell_type) -> list:
+    """The numpy cells of layers ``{prefix}_0``, ``{prefix}_1``, ... in ``weights``."""
+    cells = []
+    while f"{prefix}_{len(cells)}/kernel" in weights:
+        name = f"{prefix}_{len(cells)}"
+        cells.append(cell_type(weights[f"{name}/kernel"], weights[f"{name}/recurrent_kernel"], weights[f"{name}/bias"]))
+    return cells
 
 
 class NumpyLM:
-    """Forward pass of an exported ``lstm`` or ``classic`` model."""
+    """Forward pass of an exported Keras model: embedding -> recurrent cells -> head.
 
-    def __init__(self, weights: dict[str, np.ndarray], arch: str):
-        self.arch = arch
+    ``cells`` each have ``run(x (B, T, in), state) -> (outputs (B, T, u), state)``,
+    ``zero_state(batch)`` and ``units``; the architecture module that built the Keras model
+    supplies them (``models.<arch>.numpy_lm``).
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], cells: list, arch: str, every_position: bool = True):
+        self.arch, self.cells, self.every_position = arch, cells, every_position
         self.embeddings = weights["embedding/embeddings"]  # (V, E)
-        self.lstms = []
-        while f"lstm_{len(self.lstms)}/kernel" in weights:
-            name = f"lstm_{len(self.lstms)}"
-            self.lstms.append(_LSTM(weights[f"{name}/kernel"], weights[f"{name}/recurrent_kernel"], weights[f"{name}/bias"]))
-        self.head = [(weights[f"{n}/kernel"], weights[f"{n}/bias"]) for n in ("dense", "projection", "output") if f"{n}/kernel" in weights]
+        self.head = [(weights[f"{n}/kernel"], weights[f"{n}/bias"], HEAD_ACTIVATIONS.get(n))
+                     for n in ("dense", "projection", "output") if f"{n}/kernel" in weights]
         self.output_bias = weights.get("embedding/output_bias")  # tied models only
 
     @property
@@ -58,28 +57,27 @@ class NumpyLM:
 
     @property
     def units(self) -> int:
-        return self.lstms[-1].recurrent.shape[0]
+        return self.cells[-1].units
 
     def initial_state(self, batch: int = 1) -> State:
-        return tuple((np.zeros((batch, lstm.recurrent.shape[0]), np.float32),) * 2 for lstm in self.lstms)
+        return tuple(cell.zero_state(batch) for cell in self.cells)
 
     def hidden(self, ids: np.ndarray, state: State | None = None):
-        """ids (B, T) -> top LSTM outputs (B, T, units), new state."""
+        """ids (B, T) -> top recurrent outputs (B, T, units), new state."""
         state = state or self.initial_state(ids.shape[0])
         x = self.embeddings[ids]  # (B, T, E)
         new_state = []
-        for lstm, (h, c) in zip(self.lstms, state):
-            x, hc = lstm.run(x, h, c)
-            new_state.append(hc)
+        for cell, layer_state in zip(self.cells, state):
+            x, layer_state = cell.run(x, layer_state)
+            new_state.append(layer_state)
         return x, tuple(new_state)
 
     def logits(self, hidden: np.ndarray) -> np.ndarray:
         """(..., units) -> (..., V)."""
         x = hidden
-        for n, (kernel, bias) in enumerate(self.head):
+        for kernel, bias, activation in self.head:
             x = x @ kernel + bias
-            if self.arch == "classic" and n == 0:
-                x = np.maximum(x, 0.0)  # Dense(128, relu)
+            x = activation(x) if activation else x
         if self.output_bias is not None:
             x = x @ self.embeddings.T + self.output_bias
         return x

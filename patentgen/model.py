@@ -1,17 +1,14 @@
-"""Model stage: the Keras networks.
+"""Model stage: the Keras pieces the architectures share (``models/`` owns each architecture).
 
-Owns the two architectures and their layer names (the numpy inference engine reads weights by
-these names):
+Owns the layer names the numpy inference engine reads weights by, the tied embedding, the
+every-position stack that ``lstm`` and ``gru`` build (Embedding -> recurrent layer x layers,
+dropout after each -> logits at every position; with ``tie`` the output layer is a projection
+to the embedding size followed by the transposed embedding matrix, which makes the output
+softmax, >90% of the training FLOPs, several times cheaper), compiling, and weights as named
+numpy arrays.
 
-* ``lstm`` (default): Embedding -> LSTM x layers (dropout after each) -> logits at every
-  position. With ``tie`` the output layer is a projection to the embedding size followed by the
-  transposed embedding matrix (input and output embeddings tied), which makes the output softmax,
-  >90% of the training FLOPs, several times cheaper.
-* ``classic`` (the published design): Embedding -> LSTM(64) -> Dense(128, relu) ->
-  Dropout(0.5) -> logits for the word after the window.
-
-The LSTMs keep Keras defaults (tanh/sigmoid, no recurrent dropout, no mask: padding is on the
-right and the loss ignores it), so TensorFlow uses cuDNN on a GPU.
+The recurrent layers keep Keras defaults (tanh/sigmoid, no recurrent dropout, no mask: padding
+is on the right and the loss ignores it), so TensorFlow uses cuDNN on a GPU.
 """
 
 from __future__ import annotations
@@ -20,9 +17,6 @@ import numpy as np
 
 import keras
 from keras import layers, ops
-
-CLASSIC_UNITS, CLASSIC_DENSE, CLASSIC_DROPOUT = 64, 128, 0.5
-
 
 @keras.saving.register_keras_serializable(package="patentgen")
 class TiedEmbedding(layers.Layer):
@@ -54,53 +48,38 @@ class TiedEmbedding(layers.Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
 
 
-def _embedding(vocab_size: int, dim: int, trainable: bool, tied: bool):
+def embedding_layer(vocab_size: int, dim: int, trainable: bool, tied: bool):
     if tied:
         return TiedEmbedding(vocab_size, dim, name="embedding")
     return layers.Embedding(vocab_size, dim, trainable=trainable, name="embedding")
 
 
-def _set_embeddings(model: keras.Model, matrix: np.ndarray | None) -> keras.Model:
+def set_embeddings(model: keras.Model, matrix: np.ndarray | None) -> keras.Model:
     # Assigned after building, so the matrix is not copied into the model's JSON config.
     if matrix is not None:
         model.get_layer("embedding").embeddings.assign(matrix)
     return model
 
 
-def _float32(logits):
+def float32_logits(logits):
     """Under mixed precision, logits (and so the softmax in the loss) are cast back to float32."""
     if keras.mixed_precision.global_policy().compute_dtype == "float32":
         return logits
     return layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
 
 
-def build_model(
-    vocab_size: int,
-    arch: str = "lstm",
-    embedding_dim: int = 50,
-    matrix: np.ndarray | None = None,
-    trainable_embeddings: bool = True,
-    layers_count: int = 1,
-    units: int = 256,
-    dropout: float = 0.0,
-    tie: bool = True,
-) -> keras.Model:
-    """ids (B, T) int32 -> logits (B, T, vocab) for ``lstm``, (B, vocab) for ``classic``."""
+def every_position_model(vocab_size: int, recurrent, name: str, embedding_dim: int = 50,
+                         matrix: np.ndarray | None = None, trainable_embeddings: bool = True,
+                         layers_count: int = 1, dropout: float = 0.0, tie: bool = True) -> keras.Model:
+    """ids (B, T) int32 -> logits (B, T, vocab); ``recurrent(i)`` makes layer i (sequences out)."""
     if matrix is not None:
         embedding_dim = matrix.shape[1]
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    if arch == "classic":
-        x = _embedding(vocab_size, embedding_dim, trainable_embeddings, tied=False)(ids)
-        x = layers.LSTM(CLASSIC_UNITS, name="lstm_0")(x)  # (B, 64)
-        x = layers.Dense(CLASSIC_DENSE, activation="relu", name="dense")(x)  # (B, 128)
-        x = layers.Dropout(CLASSIC_DROPOUT)(x)
-        logits = layers.Dense(vocab_size, name="output")(x)  # (B, V)
-        return _set_embeddings(keras.Model(ids, _float32(logits), name="classic"), matrix)
     tied = tie and trainable_embeddings
-    embedding = _embedding(vocab_size, embedding_dim, trainable_embeddings, tied=tied)
+    embedding = embedding_layer(vocab_size, embedding_dim, trainable_embeddings, tied=tied)
     x = embedding(ids)  # (B, T, E)
     for i in range(layers_count):
-        x = layers.LSTM(units, return_sequences=True, name=f"lstm_{i}")(x)  # (B, T, units)
+        x = recurrent(i)(x)  # (B, T, units)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     if tied:
@@ -108,7 +87,14 @@ def build_model(
         logits = embedding(x, reverse=True)  # (B, T, V)
     else:
         logits = layers.Dense(vocab_size, name="output")(x)  # (B, T, V)
-    return _set_embeddings(keras.Model(ids, _float32(logits), name="lstm"), matrix)
+    return set_embeddings(keras.Model(ids, float32_logits(logits), name=name), matrix)
+
+
+def build_model(vocab_size: int, arch: str = "lstm", *args, **kwargs) -> keras.Model:
+    """The Keras model of architecture ``arch`` (``models.get(arch).build``'s arguments)."""
+    from .models import get
+
+    return get(arch).build(vocab_size, *args, **kwargs)
 
 
 def compile_model(model: keras.Model, learning_rate: float, clipnorm: float | None = 1.0) -> keras.Model:

@@ -30,6 +30,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 class RNNNumpy:
     arch = "numpy-rnn"
+    every_position = True  # predicts every position (evaluate.py scores all of them)
 
     def __init__(self, word_dim: int, hidden_dim: int = 100, bptt_truncate: int | None = 4, dtype=np.float32, seed: int = 0):
         if word_dim < 3:

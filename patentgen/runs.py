@@ -30,8 +30,6 @@ import numpy as np
 from . import corpus, deps, resume
 from .cache import Caches
 from .errors import UserError
-from .inference import NumpyLM
-from .rnn_numpy import RNNNumpy
 from .tokenizer import Tokenizer
 
 FILES = ("weights.npz", "tokenizer.json", "config.json", "metrics.json")  # + model.keras for Keras runs
@@ -138,7 +136,7 @@ def load_keras(path: str | Path):
 @dataclass(frozen=True)
 class Run:
     path: Path
-    lm: NumpyLM | RNNNumpy
+    lm: object  # the numpy model of the run's architecture (models/): next_logits, logits, hidden
     tokenizer: Tokenizer
     config: dict
     metrics: dict
@@ -170,10 +168,21 @@ def _require_folder(path: Path) -> None:
             raise UserError(f"model folder {path} does not exist yet: it is being trained (staging folder {stage}); wait until training ends")
         raise UserError(f"model folder {path} not found; train one with `{deps.command('train.py', '--out', str(path))}` or pass --model DIR")
     missing = [name for name in FILES if not (path / name).is_file()]
-    if not missing and read_json(path / "config.json").get("arch") != "numpy-rnn" and not (path / "model.keras").is_file():
-        missing = ["model.keras"]
+    if not missing:
+        missing = [name for name in architecture_of(read_json(path / "config.json"), path).files if not (path / name).is_file()]
     if missing:
         raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
+
+
+def architecture_of(config: dict, path: Path):
+    """The architecture a run folder's config names (runs before ``arch`` was recorded: lstm)."""
+    from . import models
+
+    name = config.get("arch", "lstm")
+    if name not in models.REGISTRY:
+        raise UserError(f"model folder {path} holds a {name!r} model, which this version does not know "
+                        f"({', '.join(models.NAMES)}); use the patentgen version that trained it, or retrain")
+    return models.get(name)
 
 
 def load_inference(path: str | Path) -> Run:
@@ -184,12 +193,7 @@ def load_inference(path: str | Path) -> Run:
     tokenizer = Tokenizer.load(path / "tokenizer.json")
     deps.require(*corpus.NEEDS.get(tokenizer.kind, ()))
     try:
-        if config.get("arch") == "numpy-rnn":
-            lm = RNNNumpy.load(path / "weights.npz", len(tokenizer))
-        else:
-            with np.load(path / "weights.npz") as archive:
-                weights = {name: archive[name] for name in archive.files}
-            lm = NumpyLM(weights, config["arch"])
+        lm = architecture_of(config, path).load(path, len(tokenizer))
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
     except (OSError, ValueError, KeyError, IndexError) as err:
         raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None

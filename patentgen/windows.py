@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .models import get as architecture
 from .tokenizer import PAD_ID
 
 
@@ -112,11 +113,11 @@ class Windows:
 
     def targets(self, arch: str) -> int:
         """How many targets one pass over these windows trains on."""
-        return len(self.starts) if arch == "classic" else count_targets(self.chunks)
+        return count_targets(self.chunks) if architecture(arch).every_position else len(self.starts)
 
     def rows(self, arch: str) -> int:
-        """Training examples for ``arch``: windows (classic) or chunks (every position)."""
-        return len(self.starts) if arch == "classic" else len(self.chunks)
+        """Training examples for ``arch``: chunks (every-position models) or windows (``classic``)."""
+        return len(self.chunks) if architecture(arch).every_position else len(self.starts)
 
     def steps(self, arch: str, batch_size: int) -> int:
         """Batches per epoch."""
@@ -125,7 +126,7 @@ class Windows:
     def dataset(self, arch: str, batch_size: int, seed: int | None = None, first_epoch: int = 0, epochs: int = 1):
         """A ``tf.data.Dataset`` of batches for ``arch``: one pass in order (``seed`` None), or
         epochs ``first_epoch`` .. ``epochs`` - 1 back to back, each shuffled by (seed, epoch)."""
-        if arch == "classic":
+        if not architecture(arch).every_position:
             return starts_dataset(self.flat, self.starts, self.window, batch_size, seed, first_epoch, epochs)
         return chunks_dataset(self.chunks, batch_size, seed, first_epoch, epochs)
 

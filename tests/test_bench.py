@@ -5,7 +5,7 @@ import json
 from conftest import run_script
 
 COUNT = {"unigram", "kn-3", "kn-4", "kn-5", "mkn-3", "mkn-4", "mkn-5", "mkn-5 (min count 1)"}
-ROWS = COUNT | {"numpy-rnn", "classic", "classic-windows-split", "default", "default-learned"}
+ROWS = COUNT | {"numpy-rnn", "classic", "classic-windows-split", "default", "default-learned", "gru"}
 FIELDS = {"name", "vocab", "test_ce", "test_open_ce", "net_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
           "tokens_per_second", "peak_rss_mb", "gen_ms_per_word"}
 

@@ -17,7 +17,8 @@ import pytest
 
 import keras
 
-from patentgen.config import ARCH_DEFAULTS, TrainConfig
+from patentgen import models
+from patentgen.config import TrainConfig
 from patentgen.model import build_model
 from patentgen.tokenizer import PAD_ID
 from patentgen.windows import every_position_chunks
@@ -49,13 +50,15 @@ def recurrent_layers(model) -> list:
 
 
 def default_recipe(**changes) -> keras.Model:
-    cfg = TrainConfig(**changes)
+    arch = models.get(changes.get("arch", "lstm"))
+    cfg = arch.settle(TrainConfig(**{**arch.defaults, **changes}))
     return build_model(500, cfg.arch, cfg.embedding_dim, None, not cfg.freeze_embeddings, cfg.layers,
-                       ARCH_DEFAULTS[cfg.arch]["units"], cfg.dropout, cfg.tie_embeddings)
+                       cfg.units, cfg.dropout, cfg.tie_embeddings)
 
 
-@pytest.mark.parametrize("changes", [{}, {"layers": 2}, {"arch": "classic"}, {"freeze_embeddings": True}, {"tie_embeddings": False}],
-                         ids=["default", "two-layers", "classic", "frozen-embeddings", "untied"])
+@pytest.mark.parametrize("changes", [{}, {"layers": 2}, {"arch": "classic"}, {"freeze_embeddings": True}, {"tie_embeddings": False},
+                                     {"arch": "gru"}, {"arch": "gru", "layers": 2}],
+                         ids=["default", "two-layers", "classic", "frozen-embeddings", "untied", "gru", "gru-two-layers"])
 def test_every_recurrent_layer_meets_the_cudnn_conditions(changes):
     model = default_recipe(**changes)
     layers = recurrent_layers(model)
@@ -75,7 +78,7 @@ def test_the_check_catches_a_layer_that_would_fall_back_to_the_generic_kernel():
 
 def test_the_lstm_gets_no_mask_and_the_padding_is_on_the_right():
     ids = np.array([[5, 6, 7, PAD_ID, PAD_ID]], dtype="int32")
-    for model in (default_recipe(), default_recipe(tie_embeddings=False), default_recipe(arch="classic")):
+    for model in (default_recipe(), default_recipe(tie_embeddings=False), default_recipe(arch="classic"), default_recipe(arch="gru")):
         embedding = model.get_layer("embedding")
         # Nothing masks the LSTM (the loss ignores <pad> targets instead): no mask from the embedding, no Masking layer.
         assert embedding.compute_mask(ids, None) is None and getattr(embedding(ids), "_keras_mask", None) is None

