@@ -95,6 +95,7 @@ def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, order: int) -> tu
         at = np.flatnonzero(room >= n)  # (M,) positions that start an n-gram
         tails = ranks[at + 1] if n > 1 else ranks[at]  # (M,) the (n-1)-gram after the first id (n = 1: the empty gram)
         keys, rank = np.unique(tails * vocab_size + ids[at], return_inverse=True)  # (U_n,), (M,)
+        del tails  # one array of M fewer at the peak
         grams, gram = np.unique(ranks[at] * vocab_size + ids[at + n - 1], return_inverse=True)  # (U_n,), (M,)
         if n > 1:  # distinct n-grams ending with each (n-1)-gram: how many different words precede it
             levels[-1][1][to_gram] = np.bincount(keys // vocab_size, minlength=len(to_gram))
