@@ -1,5 +1,6 @@
-"""The count baselines: proper distributions, Kneser-Ney's continuation counts, and scoring
-through the same evaluator as the networks."""
+"""The count baselines: proper distributions, Kneser-Ney's continuation counts, scoring
+through the same evaluator as the networks, and the numpy counting giving the probabilities of
+the dict implementation it replaced."""
 
 from collections import Counter, defaultdict
 
