@@ -1,10 +1,14 @@
-"""The count baselines: proper distributions, Kneser-Ney's continuation counts, and scoring
-through the same evaluator as the networks."""
+"""The count baselines: proper distributions, Kneser-Ney's continuation counts, scoring
+through the same evaluator as the networks, and the numpy counting giving the probabilities of
+the dict implementation it replaced."""
+
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 
 from patentgen import evaluate, ngram
+from patentgen.tokenizer import BOS_ID, PAD_ID, UNK_ID
 
 
 def _docs():
@@ -101,7 +105,69 @@ def test_modified_kneser_ney_is_never_worse_than_the_interpolated_form(order):
         logp = {}
         for modified in (False, True):
             model = ngram.KneserNey(train, 2000, order, modified=modified)
-            logp[modified] = np.array([np.log(model.distribution(tuple(flat[i - 5 : i]))[flat[i]]) for i in range(5, len(flat))])
+            positions = np.arange(5, len(flat))
+            logp[modified] = model.logprob(flat[positions[:, None] + np.arange(-5, 0)], flat[positions])
         diff = logp[True] - logp[False]
         assert diff.mean() > -2 * diff.std() / np.sqrt(len(diff)), (seed, diff.mean())
     assert model.arch == f"mkn-{order}"
+
+
+def _dict_kneser_ney(docs, vocab_size: int, order: int, modified: bool):
+    """The oracle: Kneser-Ney as it was counted with Python dicts before numpy; P(. | context)."""
+    raw = [Counter() for _ in range(order + 1)]
+    for doc in docs:
+        seq = tuple(int(i) for i in doc)
+        for n in range(1, order + 1):
+            raw[n].update(seq[i : i + n] for i in range(len(seq) - n + 1))
+    levels = {order: raw[order], **{n: Counter(gram[1:] for gram in raw[n + 1]) for n in range(1, order)}}
+    tables, by_count = {}, {}
+    for n, counts in levels.items():
+        by_count[n] = np.array((0.0,) + ngram.discounts(Counter(counts.values()), modified))
+        tables[n] = defaultdict(dict)
+        for gram, count in counts.items():
+            tables[n][gram[:-1]][gram[-1]] = count
+
+    def distribution(context):
+        probs = np.full(vocab_size, 1.0 / vocab_size)
+        context = tuple(context)[max(0, len(context) - order + 1) :] if order > 1 else ()
+        for n in range(1, min(order, len(context) + 1) + 1):
+            words = tables[n].get(context[len(context) - n + 1 :])
+            if words:
+                values = np.array(list(words.values()), np.float64)
+                discount = by_count[n][np.minimum(values, 3).astype(np.int64)]
+                probs = discount.sum() / values.sum() * probs
+                probs[list(words)] += (values - discount) / values.sum()
+        return probs
+
+    return distribution
+
+
+def _random_corpus(seed: int = 0, vocab: int = 12):
+    """Short documents (1 to 30 ids, <bos> first) of Zipfian ids with <unk>, the last id never
+    seen; and contexts (60, 6) from held-out documents, padded on the left, plus a row of padding."""
+    rng = np.random.default_rng(seed)
+    zipf = 1.0 / np.arange(1, vocab - 2)  # over ids 1 (<unk>) and 3 .. vocab - 2
+    words = np.r_[UNK_ID, np.arange(3, vocab - 1)]
+
+    def doc():
+        return np.r_[BOS_ID, rng.choice(words, rng.integers(0, 30), p=zipf / zipf.sum())].astype(np.int64)
+
+    docs = [doc() for _ in range(40)]
+    held = np.concatenate([np.r_[np.full(6, PAD_ID), doc()] for _ in range(8)])
+    contexts = held[rng.integers(0, len(held) - 6, 60)[:, None] + np.arange(6)]
+    contexts[:3] = [[PAD_ID] * 6, [4, 5, 3, 4, 5, vocab - 1], [PAD_ID] * 5 + [BOS_ID]]
+    return docs, contexts
+
+
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+def test_numpy_counting_gives_the_dict_implementations_probabilities(order, modified):
+    docs, contexts = _random_corpus()
+    model, oracle = ngram.KneserNey(docs, 12, order, modified), _dict_kneser_ney(docs, 12, order, modified)
+    for width in (6, 2, 0):  # full contexts, and contexts shorter than order - 1
+        rows = contexts[:, 6 - width :]
+        expected = np.array([oracle(row) for row in rows])  # (60, V)
+        np.testing.assert_allclose(np.exp(model.last_logits(rows)), expected, rtol=1e-9)
+        targets = np.arange(len(rows)) % 12
+        np.testing.assert_allclose(np.exp(model.logprob(rows, targets)), expected[np.arange(len(rows)), targets], rtol=1e-9)
+        np.testing.assert_allclose([model.distribution(tuple(row)) for row in rows], expected, rtol=1e-9)
