@@ -40,6 +40,16 @@ def _probs(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
 
 
+def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """An id drawn from ``probs`` (a distribution): exactly ``rng.choice(len(probs), p=probs)``,
+    numpy's inverse-CDF draw (its cumulative sum scaled by the last value, one uniform,
+    ``searchsorted`` on the right), the same id from the same generator, without ``choice``'s
+    checks of ``probs``, which cost as much as the draw itself on every generated word."""
+    cdf = probs.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
 # ----- processors: logits adjusted from the words so far ----------------------------------------
 @dataclass(frozen=True)
 class RepetitionPenalty:
@@ -90,11 +100,21 @@ class PhraseCache:
     context: int = 2
 
     def followers(self, history: Sequence[int]) -> list[int]:
-        """The words that followed the text's last ``context`` words where they occurred before."""
-        k = self.context
-        tail = tuple(history[len(history) - k :])
-        found = [history[i + k] for i in range(len(history) - k) if tuple(history[i : i + k]) == tail]
-        return [w for w in found if w not in ALWAYS_BANNED]
+        """The words that followed the text's last ``context`` (>= 1) words where they occurred
+        before, in order. Only the earlier places of the last word are visited (``list.index``
+        jumps there), not every position: this runs once per generated word."""
+        words, k = list(history), self.context
+        n = len(words)
+        if n <= k:
+            return []
+        tail, found, at = words[n - k :], [], k - 2
+        while True:
+            try:
+                at = words.index(tail[-1], at + 1, n - 1)  # the phrase would end at `at`
+            except ValueError:
+                return found
+            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in ALWAYS_BANNED:
+                found.append(words[at + 1])
 
     def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
         """(size,) share of each word among ``followers``; None where there are none."""
@@ -122,8 +142,8 @@ class WordCache:
 
     def cached(self, history: Sequence[int]) -> list[int]:
         """The words of the text the cache holds (with repeats)."""
-        last = history[-1] if len(history) else None
-        return [w for w in history if w >= 3 + self.skip_top and w != last]
+        last, first = (history[-1] if len(history) else None), 3 + self.skip_top
+        return [w for w in history if w >= first and w != last]
 
     def factor(self, n: int) -> float:
         """How far the cache is trusted with ``n`` words in it."""
@@ -166,14 +186,15 @@ class Sampler:
         for process in self.processors:
             if not hasattr(process, "mix"):
                 out = process(out, history)
-        return out if np.isfinite(out.max()) else logits
+        return out if out is logits or np.isfinite(out.max()) else logits
 
     def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
         """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
         then the caches mixed in at their fixed shares (temperature does not scale them)."""
         logits = self.processed(logits, history, banned)
         with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
-            tempered = self.filter((logits - logits.max()) / self.temperature)
+            shifted = logits - logits.max()
+            tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
         probs = _probs(tempered)
         mixers = [p for p in self.processors if hasattr(p, "mix")]
         for mixer in mixers:
@@ -183,8 +204,7 @@ class Sampler:
         return probs / probs.sum()
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
-        probs = self.distribution(logits, history, banned)
-        return int(rng.choice(len(probs), p=probs))
+        return draw(self.distribution(logits, history, banned), rng)
 
     def with_temperature(self, temperature: float) -> "Sampler":
         """The same strategy and processors at another temperature (0 gives Greedy)."""
