@@ -15,6 +15,7 @@ state)``: the Keras-trained LSTM through ``inference.NumpyLM``, the numpy RNN, o
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Callable, ClassVar, Sequence
 
@@ -89,7 +90,39 @@ class NoRepeatNGram:
 
 
 @dataclass(frozen=True)
-class PhraseCache:
+class Share:
+    """A cache's part of the next word's distribution: ``weight`` of the probability, spread
+    over ``ids`` in proportion to ``shares`` (the words the cache holds, each once)."""
+
+    weight: float
+    ids: np.ndarray
+    shares: np.ndarray
+
+    @classmethod
+    def of(cls, weight: float, words: list[int]) -> "Share":
+        """``weight`` spread over ``words`` (with repeats) by their counts."""
+        counts = Counter(words)
+        ids = np.fromiter(counts, np.int64, len(counts))
+        return cls(weight, ids, np.fromiter(counts.values(), np.int64, len(counts)) / len(words))
+
+    def mix(self, probs: np.ndarray) -> np.ndarray:
+        """``(1 - weight) * probs + weight * shares`` (shares 0 outside ``ids``): the same numbers
+        as the dense sum, but the only work the size of the vocabulary is the scaling."""
+        out = (1 - self.weight) * probs
+        out[self.ids] += self.weight * self.shares
+        return out
+
+
+class _Cache:
+    """What both caches do with their ``share``: mix it into a distribution."""
+
+    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        found = self.share(history)
+        return probs if found is None else found.mix(probs)
+
+
+@dataclass(frozen=True)
+class PhraseCache(_Cache):
     """The continuation of a repeated phrase (an n-gram cache, the counterpart of
     ``NoRepeatNGram``): where the last ``context`` words already occurred in the text, the
     words that followed them there get a share ``weight`` of the probability,
@@ -116,18 +149,15 @@ class PhraseCache:
             if words[at - k + 1 : at + 1] == tail and words[at + 1] not in ALWAYS_BANNED:
                 found.append(words[at + 1])
 
-    def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
-        """(size,) share of each word among ``followers``; None where there are none."""
-        followers = self.followers(history)
-        return np.bincount(followers, minlength=size)[:size] / len(followers) if followers else None
-
-    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
-        cache = self.share(history, len(probs)) if self.weight and len(history) > self.context else None
-        return probs if cache is None else (1 - self.weight) * probs + self.weight * cache
+    def share(self, history: Sequence[int]) -> Share | None:
+        """The cache's part after ``history``: ``weight`` over the ``followers``; None where
+        there are none (or the weight is 0)."""
+        followers = self.followers(history) if self.weight and len(history) > self.context else []
+        return Share.of(self.weight, followers) if followers else None
 
 
 @dataclass(frozen=True)
-class WordCache:
+class WordCache(_Cache):
     """A unigram cache (Kuhn & De Mori 1990): the next-word distribution mixed with the share
     of each word among the words already in the text, ``(1 - w) * P + w * share``. People reuse
     their terms (words are bursty) more than the model predicts. The cache is trusted as it
@@ -149,19 +179,11 @@ class WordCache:
         """How far the cache is trusted with ``n`` words in it."""
         return n / (n + self.ramp)
 
-    def share(self, history: Sequence[int], size: int) -> tuple[float, np.ndarray] | None:
-        """(the weight's ``factor``, (size,) share of each cached word), or None if nothing is cached."""
-        words = self.cached(history)
-        if not words:
-            return None
-        return self.factor(len(words)), np.bincount(words, minlength=size)[:size] / len(words)
-
-    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
-        cached = self.share(history, len(probs)) if self.weight else None
-        if cached is None:
-            return probs
-        weight = self.weight * cached[0]
-        return (1 - weight) * probs + weight * cached[1]
+    def share(self, history: Sequence[int]) -> Share | None:
+        """The cache's part after ``history``: ``weight`` times the ``factor`` over the
+        ``cached`` words; None if nothing is cached (or the weight is 0)."""
+        words = self.cached(history) if self.weight else []
+        return Share.of(self.weight * self.factor(len(words)), words) if words else None
 
 
 # ----- strategies -------------------------------------------------------------------------------
@@ -196,11 +218,12 @@ class Sampler:
             shifted = logits - logits.max()
             tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
         probs = _probs(tempered)
-        mixers = [p for p in self.processors if hasattr(p, "mix")]
-        for mixer in mixers:
-            probs = mixer.mix(probs, history)
-        if mixers:
-            probs = np.where(np.isfinite(logits), probs, 0.0)  # bans and no-repeat rules hold for copies too
+        shares = [found for found in (p.share(history) for p in self.processors if hasattr(p, "mix")) if found is not None]
+        for found in shares:
+            probs = found.mix(probs)
+        if shares:  # bans and no-repeat rules hold for copies too (elsewhere those words have 0 already)
+            copied = np.concatenate([found.ids for found in shares])
+            probs[copied[~np.isfinite(logits[copied])]] = 0.0
         return probs / probs.sum()
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:

@@ -170,13 +170,13 @@ def test_word_cache_reuses_the_texts_rarer_words_and_trusts_a_fuller_cache_more(
     probs = np.full(size, 1 / size)
     cache = sampling.WordCache(0.5, skip_top=50, ramp=10)
     history = [4, 60, 61, 60, 70]  # 4 is frequent; 70 was just written
-    factor, share = cache.share(history, size)
-    assert factor == pytest.approx(3 / 13) and share[60] == pytest.approx(2 / 3) and share[61] == pytest.approx(1 / 3)
-    assert share[4] == 0 and share[70] == 0
-    mixed = cache.mix(probs, history)
+    found = cache.share(history)
     weight = 0.5 * 3 / 13
+    assert found.weight == pytest.approx(weight) and dict(zip(found.ids.tolist(), found.shares)) == pytest.approx({60: 2 / 3, 61: 1 / 3})
+    mixed = cache.mix(probs, history)
     assert mixed[60] == pytest.approx((1 - weight) / size + weight * 2 / 3) and mixed.sum() == pytest.approx(1.0)
-    assert cache.share([4, 5, top - 1], size) is None
+    assert mixed[4] == mixed[70] == pytest.approx((1 - weight) / size)
+    assert cache.share([4, 5, top - 1]) is None
 
 
 def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
