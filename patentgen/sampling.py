@@ -7,9 +7,11 @@ benchmarks: ``from_description`` / ``Sampler.description``) and handed to the on
 A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
 ``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
 (temperature 0 is ``Greedy``); the strategy's filter (``TopK``, ``TopP``, ``MinP``,
-``Typical``; none for ``Temperature``) keeps a set of words; a draw from an explicit
-``numpy.random.Generator``. The loop asks any model for ``next_logits(ids, state) -> (logits,
-state)``: the Keras-trained LSTM through ``inference.NumpyLM``, the numpy RNN, or a test stub.
+``Typical``; none for ``Temperature``) keeps a set of words; the caches (``WordCache``,
+``PhraseCache``) mix in their ``Share`` of the text's own words; a draw (``draw``: numpy's
+``choice``) from an explicit ``numpy.random.Generator``. The loop asks any model for
+``next_logits(ids, state) -> (logits, state)``: the Keras-trained LSTM through
+``inference.NumpyLM``, the numpy RNN, or a test stub.
 """
 
 from __future__ import annotations
