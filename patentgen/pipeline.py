@@ -57,7 +57,12 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
             tokenizer = Tokenizer.fit(tokens, cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
             tokenizer = openvocab.attach(tokenizer, tokens, tokens, cfg.window)  # the leaky protocol: no held-out text
         encoded = [_encode(tokenizer, doc) for doc in tokens]
-        train, val = windows_split(encoded, cfg.window, cfg.split_seed)
+        # Spellings for the open-vocabulary score, from the open vocabulary fitted above on every
+        # document: this protocol holds no text out (each word of a validation window also sits
+        # in training windows), so the open CE is optimistic exactly as the closed CE is, and
+        # compares only with other --split windows rows. A fine-tuned run without one has none.
+        spelling = [tokenizer.spelling_logprobs(doc) for doc in tokens] if tokenizer.open_vocab is not None else None
+        train, val = windows_split(encoded, cfg.window, cfg.split_seed, spelling=spelling)
         return Prepared(texts, tokens, None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
     split = grouped_split(tokens, fractions, cfg.split_seed)

@@ -7,14 +7,17 @@ benchmarks: ``from_description`` / ``Sampler.description``) and handed to the on
 A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
 ``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
 (temperature 0 is ``Greedy``); the strategy's filter (``TopK``, ``TopP``, ``MinP``,
-``Typical``; none for ``Temperature``) keeps a set of words; a draw from an explicit
-``numpy.random.Generator``. The loop asks any model for ``next_logits(ids, state) -> (logits,
-state)``: the Keras-trained LSTM through ``inference.NumpyLM``, the numpy RNN, or a test stub.
+``Typical``; none for ``Temperature``) keeps a set of words; the caches (``WordCache``,
+``PhraseCache``) mix in their ``Share`` of the text's own words; a draw (``draw``: numpy's
+``choice``) from an explicit ``numpy.random.Generator``. The loop asks any model for
+``next_logits(ids, state) -> (logits, state)``: the Keras-trained LSTM through
+``inference.NumpyLM``, the numpy RNN, or a test stub.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Callable, ClassVar, Sequence
 
@@ -38,6 +41,16 @@ def words_of(context: Sequence[int]) -> list[int]:
 
 def _probs(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
+
+
+def draw(probs: np.ndarray, rng: np.random.Generator) -> int:
+    """An id drawn from ``probs`` (a distribution): exactly ``rng.choice(len(probs), p=probs)``,
+    numpy's inverse-CDF draw (its cumulative sum scaled by the last value, one uniform,
+    ``searchsorted`` on the right), the same id from the same generator, without ``choice``'s
+    checks of ``probs``, which cost as much as the draw itself on every generated word."""
+    cdf = probs.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 # ----- processors: logits adjusted from the words so far ----------------------------------------
@@ -79,7 +92,39 @@ class NoRepeatNGram:
 
 
 @dataclass(frozen=True)
-class PhraseCache:
+class Share:
+    """A cache's part of the next word's distribution: ``weight`` of the probability, spread
+    over ``ids`` in proportion to ``shares`` (the words the cache holds, each once)."""
+
+    weight: float
+    ids: np.ndarray
+    shares: np.ndarray
+
+    @classmethod
+    def of(cls, weight: float, words: list[int]) -> "Share":
+        """``weight`` spread over ``words`` (with repeats) by their counts."""
+        counts = Counter(words)
+        ids = np.fromiter(counts, np.int64, len(counts))
+        return cls(weight, ids, np.fromiter(counts.values(), np.int64, len(counts)) / len(words))
+
+    def mix(self, probs: np.ndarray) -> np.ndarray:
+        """``(1 - weight) * probs + weight * shares`` (shares 0 outside ``ids``): the same numbers
+        as the dense sum, but the only work the size of the vocabulary is the scaling."""
+        out = (1 - self.weight) * probs
+        out[self.ids] += self.weight * self.shares
+        return out
+
+
+class _Cache:
+    """What both caches do with their ``share``: mix it into a distribution."""
+
+    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        found = self.share(history)
+        return probs if found is None else found.mix(probs)
+
+
+@dataclass(frozen=True)
+class PhraseCache(_Cache):
     """The continuation of a repeated phrase (an n-gram cache, the counterpart of
     ``NoRepeatNGram``): where the last ``context`` words already occurred in the text, the
     words that followed them there get a share ``weight`` of the probability,
@@ -90,24 +135,31 @@ class PhraseCache:
     context: int = 2
 
     def followers(self, history: Sequence[int]) -> list[int]:
-        """The words that followed the text's last ``context`` words where they occurred before."""
-        k = self.context
-        tail = tuple(history[len(history) - k :])
-        found = [history[i + k] for i in range(len(history) - k) if tuple(history[i : i + k]) == tail]
-        return [w for w in found if w not in ALWAYS_BANNED]
+        """The words that followed the text's last ``context`` (>= 1) words where they occurred
+        before, in order. Only the earlier places of the last word are visited (``list.index``
+        jumps there), not every position: this runs once per generated word."""
+        words, k = list(history), self.context
+        n = len(words)
+        if n <= k:
+            return []
+        tail, found, at = words[n - k :], [], k - 2
+        while True:
+            try:
+                at = words.index(tail[-1], at + 1, n - 1)  # the phrase would end at `at`
+            except ValueError:
+                return found
+            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in ALWAYS_BANNED:
+                found.append(words[at + 1])
 
-    def share(self, history: Sequence[int], size: int) -> np.ndarray | None:
-        """(size,) share of each word among ``followers``; None where there are none."""
-        followers = self.followers(history)
-        return np.bincount(followers, minlength=size)[:size] / len(followers) if followers else None
-
-    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
-        cache = self.share(history, len(probs)) if self.weight and len(history) > self.context else None
-        return probs if cache is None else (1 - self.weight) * probs + self.weight * cache
+    def share(self, history: Sequence[int]) -> Share | None:
+        """The cache's part after ``history``: ``weight`` over the ``followers``; None where
+        there are none (or the weight is 0)."""
+        followers = self.followers(history) if self.weight and len(history) > self.context else []
+        return Share.of(self.weight, followers) if followers else None
 
 
 @dataclass(frozen=True)
-class WordCache:
+class WordCache(_Cache):
     """A unigram cache (Kuhn & De Mori 1990): the next-word distribution mixed with the share
     of each word among the words already in the text, ``(1 - w) * P + w * share``. People reuse
     their terms (words are bursty) more than the model predicts. The cache is trusted as it
@@ -122,26 +174,18 @@ class WordCache:
 
     def cached(self, history: Sequence[int]) -> list[int]:
         """The words of the text the cache holds (with repeats)."""
-        last = history[-1] if len(history) else None
-        return [w for w in history if w >= 3 + self.skip_top and w != last]
+        last, first = (history[-1] if len(history) else None), 3 + self.skip_top
+        return [w for w in history if w >= first and w != last]
 
     def factor(self, n: int) -> float:
         """How far the cache is trusted with ``n`` words in it."""
         return n / (n + self.ramp)
 
-    def share(self, history: Sequence[int], size: int) -> tuple[float, np.ndarray] | None:
-        """(the weight's ``factor``, (size,) share of each cached word), or None if nothing is cached."""
-        words = self.cached(history)
-        if not words:
-            return None
-        return self.factor(len(words)), np.bincount(words, minlength=size)[:size] / len(words)
-
-    def mix(self, probs: np.ndarray, history: Sequence[int]) -> np.ndarray:
-        cached = self.share(history, len(probs)) if self.weight else None
-        if cached is None:
-            return probs
-        weight = self.weight * cached[0]
-        return (1 - weight) * probs + weight * cached[1]
+    def share(self, history: Sequence[int]) -> Share | None:
+        """The cache's part after ``history``: ``weight`` times the ``factor`` over the
+        ``cached`` words; None if nothing is cached (or the weight is 0)."""
+        words = self.cached(history) if self.weight else []
+        return Share.of(self.weight * self.factor(len(words)), words) if words else None
 
 
 # ----- strategies -------------------------------------------------------------------------------
@@ -166,25 +210,26 @@ class Sampler:
         for process in self.processors:
             if not hasattr(process, "mix"):
                 out = process(out, history)
-        return out if np.isfinite(out.max()) else logits
+        return out if out is logits or np.isfinite(out.max()) else logits
 
     def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
         """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
         then the caches mixed in at their fixed shares (temperature does not scale them)."""
         logits = self.processed(logits, history, banned)
         with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
-            tempered = self.filter((logits - logits.max()) / self.temperature)
+            shifted = logits - logits.max()
+            tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
         probs = _probs(tempered)
-        mixers = [p for p in self.processors if hasattr(p, "mix")]
-        for mixer in mixers:
-            probs = mixer.mix(probs, history)
-        if mixers:
-            probs = np.where(np.isfinite(logits), probs, 0.0)  # bans and no-repeat rules hold for copies too
+        shares = [found for found in (p.share(history) for p in self.processors if hasattr(p, "mix")) if found is not None]
+        for found in shares:
+            probs = found.mix(probs)
+        if shares:  # bans and no-repeat rules hold for copies too (elsewhere those words have 0 already)
+            copied = np.concatenate([found.ids for found in shares])
+            probs[copied[~np.isfinite(logits[copied])]] = 0.0
         return probs / probs.sum()
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
-        probs = self.distribution(logits, history, banned)
-        return int(rng.choice(len(probs), p=probs))
+        return draw(self.distribution(logits, history, banned), rng)
 
     def with_temperature(self, temperature: float) -> "Sampler":
         """The same strategy and processors at another temperature (0 gives Greedy)."""

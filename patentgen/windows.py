@@ -131,18 +131,20 @@ class Windows:
         return chunks_dataset(self.chunks, batch_size, seed, first_epoch, epochs)
 
 
-def windows_split(docs: list[np.ndarray], window: int, seed: int, train_share: float = 0.7):
+def windows_split(docs: list[np.ndarray], window: int, seed: int, train_share: float = 0.7,
+                  spelling: list[np.ndarray] | None = None):
     """The published protocol: all windows shuffled, then cut ``train_share`` / rest.
 
-    Returns (train, validation) Windows. Windows of one document land on both sides, so
-    validation scores are optimistic; kept only to reproduce the published figure.
+    Returns (train, validation) Windows, both over all the documents' ids (and ``spelling``, as
+    in ``Windows.from_docs``). Windows of one document land on both sides, so validation scores
+    are optimistic; kept only to reproduce the published figure.
     """
-    whole = Windows.from_docs(docs, window)
+    whole = Windows.from_docs(docs, window, spelling)
     rng = np.random.default_rng(seed)
     starts = whole.starts[rng.permutation(len(whole.starts))]
     chunks = whole.chunks[rng.permutation(len(whole.chunks))]
     cut_s, cut_c = int(round(train_share * len(starts))), int(round(train_share * len(chunks)))
     return (
-        Windows(whole.flat, starts[:cut_s], chunks[:cut_c], window),
-        Windows(whole.flat, starts[cut_s:], chunks[cut_c:], window),
+        Windows(whole.flat, starts[:cut_s], chunks[:cut_c], window, whole.spelling),
+        Windows(whole.flat, starts[cut_s:], chunks[cut_c:], window, whole.spelling),
     )

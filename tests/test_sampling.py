@@ -1,5 +1,6 @@
 """Sampler objects with stub models of fixed logits: greedy, temperature, top-k, top-p, min-p,
-typical, the anti-repetition processors, descriptions, bad options, repeatability."""
+typical, the anti-repetition processors, descriptions, bad options, repeatability; the caches and the draw
+against their plain computation."""
 
 import math
 
@@ -169,13 +170,13 @@ def test_word_cache_reuses_the_texts_rarer_words_and_trusts_a_fuller_cache_more(
     probs = np.full(size, 1 / size)
     cache = sampling.WordCache(0.5, skip_top=50, ramp=10)
     history = [4, 60, 61, 60, 70]  # 4 is frequent; 70 was just written
-    factor, share = cache.share(history, size)
-    assert factor == pytest.approx(3 / 13) and share[60] == pytest.approx(2 / 3) and share[61] == pytest.approx(1 / 3)
-    assert share[4] == 0 and share[70] == 0
-    mixed = cache.mix(probs, history)
+    found = cache.share(history)
     weight = 0.5 * 3 / 13
+    assert found.weight == pytest.approx(weight) and dict(zip(found.ids.tolist(), found.shares)) == pytest.approx({60: 2 / 3, 61: 1 / 3})
+    mixed = cache.mix(probs, history)
     assert mixed[60] == pytest.approx((1 - weight) / size + weight * 2 / 3) and mixed.sum() == pytest.approx(1.0)
-    assert cache.share([4, 5, top - 1], size) is None
+    assert mixed[4] == mixed[70] == pytest.approx((1 - weight) / size)
+    assert cache.share([4, 5, top - 1]) is None
 
 
 def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
@@ -188,3 +189,53 @@ def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
     banned_copy = from_description({"temperature": 1.0, "word_cache": 0.4}).distribution(logits, [UNK_ID, 60], BANNED)
     assert banned_copy[UNK_ID] == 0 and banned_copy.sum() == pytest.approx(1.0)
     assert Greedy(0.0, (sampling.WordCache(0.9),)).next_id(logits, None, history, BANNED) == 3
+
+
+# The caches and the draw written out the plain way, the reference the fast code must match.
+def reference_distribution(logits, history, banned, word=0.1, phrase=0.3, skip_top=3, ramp=10, temperature=1.0):
+    logits = np.array(logits, np.float64)
+    logits[list(banned)] = -np.inf
+    probs = np.exp(sampling.log_softmax((logits - logits.max()) / temperature))
+    cached = [w for w in history if w >= 3 + skip_top and w != history[-1]]
+    if cached:
+        b = word * len(cached) / (len(cached) + ramp)
+        probs = (1 - b) * probs + b * np.bincount(cached, minlength=len(probs)) / len(cached)
+    followers = [history[i + 2] for i in range(len(history) - 2)
+                 if list(history[i : i + 2]) == list(history[-2:]) and history[i + 2] not in (PAD_ID, BOS_ID)]
+    if followers:
+        probs = (1 - phrase) * probs + phrase * np.bincount(followers, minlength=len(probs)) / len(followers)
+    probs[~np.isfinite(logits)] = 0.0
+    return probs / probs.sum()
+
+
+def test_cached_sampling_matches_the_plain_computation_step_by_step():
+    size, rng = 12, np.random.default_rng(3)
+    table = rng.normal(0, 2, (80, size))  # the stub model's logits at each step
+    sampler = Temperature(1.0, (sampling.WordCache(0.1, skip_top=3), sampling.PhraseCache(0.3)))
+    seed = [BOS_ID, 7, 8, 1, 7, 8, 9, 7]  # repeats from the start; <unk> in the text but banned
+
+    def model(ids, state):
+        step = (state or 0) + len(ids)
+        return table[step], step
+
+    for s in range(5):
+        out = generate(model, seed, 60, np.random.default_rng(s), sampler, banned=BANNED)
+        history, draws_rng, expected = list(seed), np.random.default_rng(s), []
+        for step in range(60):
+            probs = reference_distribution(table[len(seed) + step], history, BANNED)
+            np.testing.assert_allclose(sampler.distribution(table[len(seed) + step], history, BANNED), probs, rtol=0, atol=1e-12)
+            expected.append(int(draws_rng.choice(size, p=probs)))
+            history.append(out[step])
+        assert out == expected
+
+
+def test_draw_is_numpys_choice_and_followers_the_plain_scan():
+    rng = np.random.default_rng(0)
+    for s in range(200):
+        probs = rng.dirichlet(np.full(rng.integers(1, 30), 0.3))
+        assert sampling.draw(probs, np.random.default_rng(s)) == np.random.default_rng(s).choice(len(probs), p=probs)
+    for k in (1, 2, 3):
+        for _ in range(50):
+            history = [int(w) for w in rng.integers(0, 5, rng.integers(0, 40))]
+            plain = [history[i + k] for i in range(len(history) - k) if history[i : i + k] == history[len(history) - k :]]
+            assert sampling.PhraseCache(0.5, k).followers(history) == [w for w in plain if w not in (PAD_ID, BOS_ID)]

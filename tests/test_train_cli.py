@@ -1,6 +1,7 @@
 """train.py and patentgen.evaluate from the command line: a tiny real run, and every bad input."""
 
 import json
+import math
 
 import pytest
 
@@ -89,6 +90,8 @@ def test_windows_split_reproduces_published_protocol(tmp_path, corpus_csv):
     metrics = json.loads((out / "metrics.json").read_text())
     assert "70/30" in metrics["note"] and metrics["test"] == metrics["val"]
     assert "all_positions" not in metrics["test"]
+    for found in (metrics["test"]["full_context"], metrics["test"]["cached"]):  # the open-vocabulary score too
+        assert math.isfinite(found["open_ce"]) and found["open_ce"] >= found["ce"]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from patentgen.windows import Windows, classic_starts, count_targets, every_position_chunks, windows_split
 
@@ -40,3 +41,29 @@ def test_windows_split_is_70_30_and_disjoint():
     train, val = windows_split(docs, window=4, seed=0)
     assert len(train.starts) + len(val.starts) == 194 and abs(len(train.starts) - 0.7 * 194) < 1
     assert not set(train.starts) & set(val.starts)
+
+
+class _Uniform:
+    """A stand-in network giving every word the same logit: its closed CE is log V."""
+
+    arch = "classic"
+
+    def __init__(self, size):
+        self.vocab_size = size
+
+    def last_logits(self, ids):
+        return np.zeros((len(ids), self.vocab_size))
+
+
+def test_windows_split_carries_spellings_for_the_open_vocabulary_score(abstracts):
+    from patentgen import evaluate, pipeline
+    from patentgen.config import TrainConfig
+    from patentgen.tokenizer import UNK_ID
+
+    prepared = pipeline.prepare(TrainConfig(split="windows", window=10, embeddings="learned"), abstracts)
+    val = prepared.windows["test"]
+    unk = val.flat == UNK_ID
+    assert unk.any() and np.all(val.spelling[unk] < 0) and np.all(val.spelling[~unk] == 0)
+    found = evaluate.evaluate_windows(_Uniform(len(prepared.tokenizer.vocab)), val)["full_context"]
+    assert found["ce"] == pytest.approx(np.log(len(prepared.tokenizer.vocab)), abs=1e-4)
+    assert np.isfinite(found["open_ce"]) and found["open_ce"] > found["ce"]  # the <unk> targets pay for their spelling
