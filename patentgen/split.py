@@ -53,6 +53,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _ODD = np.uint64(0xBF58476D1CE4E5B9)
 _LOW = np.uint64(0xFFFFFFFF)
 _CHUNK = 1 << 22  # pair keys counted at a time
+_BLOCK = 1 << 16  # n-grams hashed at a time (in the processor's cache)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -73,6 +74,25 @@ def _chain(columns, length: int, count: int) -> np.ndarray:
         hashes ^= column
         hashes *= _ODD
     return _mix(hashes)
+
+
+def _mixed_ids(ids: np.ndarray) -> np.ndarray:
+    mixed = np.asarray(ids, np.uint64) + _GOLDEN
+    for lo in range(0, len(mixed), _BLOCK):  # a cache-sized block at a time
+        _mix(mixed[lo : lo + _BLOCK])
+    return mixed
+
+
+def _ngram_hashes(mixed: np.ndarray, n: int, whole: np.ndarray) -> np.ndarray:
+    """Hashes of the n-grams at the positions where ``whole``, a cache-sized block at a time."""
+    hashes = np.empty(int(np.count_nonzero(whole)), np.uint64)
+    filled = 0
+    for lo in range(0, len(whole), _BLOCK):
+        hi = min(lo + _BLOCK, len(whole))
+        block = _chain((mixed[lo + j : hi + j] for j in range(n)), n, hi - lo)[whole[lo:hi]]
+        hashes[filled : filled + len(block)] = block
+        filled += len(block)
+    return hashes
 
 
 def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,16 +117,18 @@ def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarr
     """The hashes of every document's word n-grams (a document shorter than n: one hash of all of
     it) and the document of each; an n-gram may repeat within a document. ``ids``: the words of
     all documents (one id per distinct word), document d at ``ids[offsets[d]:offsets[d + 1]]``."""
-    mixed = _mix(np.asarray(ids, np.uint64) + _GOLDEN)
+    mixed = _mixed_ids(ids)
     lengths = np.diff(offsets)
     count = max(len(mixed) - n + 1, 0)
     whole = _whole_ngrams(lengths, offsets, n, count)
-    hashes = [_chain((mixed[j : j + count] for j in range(n)), n, count)[whole]]
+    hashes = [_ngram_hashes(mixed, n, whole)]
     owners = [np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[:count][whole]]
     for length in np.unique(lengths[lengths < n]):
         short = np.flatnonzero(lengths == length)
         hashes.append(_chain((mixed[offsets[short] + j] for j in range(length)), int(length), len(short)))
         owners.append(short.astype(np.int32))
+    if len(hashes) == 1:  # no short document: no copy
+        return hashes[0], owners[0]
     return np.concatenate(hashes), np.concatenate(owners)
 
 
