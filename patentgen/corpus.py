@@ -1,8 +1,9 @@
 """Corpus stage: read raw documents from corpus files and clean them into word tokens.
 
-Owns: reading a corpus (.csv, .tsv or .txt, each possibly gzipped, or a folder of them), streamed
-from disk with bad rows counted, and its checksum; the pure cleaning function of each corpus kind, and the
-split of clean text into word tokens. Everything downstream sees ``list[list[str]]``.
+Owns: reading a corpus (.csv, .tsv or .txt, each possibly gzipped or zipped, or a folder of them),
+streamed from disk with bad rows counted, and its checksum; the pure cleaning function of each
+corpus kind, and the split of clean text into word tokens. Everything downstream sees
+``list[list[str]]``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import csv
 import gzip
 import hashlib
 import html
+import io
 import re
 import unicodedata
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -188,7 +191,7 @@ def file_checksum(path: str | Path) -> str:
 
 
 # Corpus files: a table (.csv, .tsv: a text column) or lines (anything else: a document a line),
-# each possibly gzipped. A folder is read file by file in name order.
+# each possibly gzipped, or in a .zip. A folder is read file by file in name order.
 TABLES = {".csv": ",", ".tsv": "\t"}
 SUFFIXES = (".csv", ".tsv", ".txt")
 # A longer CSV field is a quote that never closed and swallowed what followed: a malformed row.
@@ -224,14 +227,14 @@ def _base_suffix(path: Path) -> str:
 
 def corpus_files(path: str | Path) -> list[Path]:
     """The files of a corpus: the file itself, or a folder's .csv, .tsv and .txt files
-    (each optionally .gz) sorted by name. Raises UserError for a missing path or an empty folder."""
+    (each optionally .gz) and .zip files, sorted by name. Raises UserError for a missing path or an empty folder."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and _base_suffix(p) in SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.is_file() and (_base_suffix(p) in SUFFIXES or p.suffix.lower() == ".zip"))
         if not files:
             raise UserError(
                 f"corpus {path} is a folder with no corpus file in it; pass --data a .csv, .tsv or .txt file "
-                "(optionally .gz), or a folder that holds some"
+                "(optionally .gz), a .zip of some, or a folder that holds some"
             )
         return files
     if not path.is_file():
@@ -248,7 +251,7 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _pick_column(path: Path, columns: list[str], wanted: str | None) -> int:
+def _pick_column(path: str, columns: list[str], wanted: str | None) -> int:
     if wanted is not None:
         if wanted not in columns:
             raise UserError(
@@ -281,7 +284,7 @@ def _lines(stream) -> Iterator[str]:
                 yield part.strip()
 
 
-def _table(stream, path: Path, delimiter: str, text_column: str | None, rows: Rows) -> Iterator[str]:
+def _table(stream, path: str, delimiter: str, text_column: str | None, rows: Rows) -> Iterator[str]:
     reader = csv.reader(stream, delimiter=delimiter, strict=True)
     header = next(reader, [])
     column = _pick_column(path, header, text_column)
@@ -303,12 +306,33 @@ def _table(stream, path: Path, delimiter: str, text_column: str | None, rows: Ro
             yield row[column].strip()
 
 
+def _member(name: str) -> bool:
+    parts = Path(name).parts
+    return Path(name).suffix.lower() in SUFFIXES and not (parts[0] == "__MACOSX" or parts[-1].startswith("._"))
+
+
+def _streams(path: Path) -> Iterator[tuple[str, object]]:
+    """(name, open text stream) of each corpus file in ``path``: the file itself, or the .csv,
+    .tsv and .txt members of a .zip (as PatentsView ships its tables) in name order."""
+    if path.suffix.lower() != ".zip":
+        with _open_text(path) as stream:
+            yield str(path), stream
+        return
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(name for name in archive.namelist() if _member(name))
+        if not names:
+            raise UserError(f"{path} holds no .csv, .tsv or .txt file; pass a corpus file or an archive of some")
+        for name in names:
+            with archive.open(name) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as stream:
+                yield f"{path}:{name}", stream
+
+
 def _file_texts(path: Path, text_column: str | None, rows: Rows) -> Iterator[str]:
     line = 0
     try:
-        with _open_text(path) as stream:
-            delimiter = TABLES.get(_base_suffix(path))
-            texts = _lines(stream) if delimiter is None else _table(stream, path, delimiter, text_column, rows)
+        for name, stream in _streams(path):
+            delimiter = TABLES.get(_base_suffix(Path(name)))
+            texts = _lines(stream) if delimiter is None else _table(stream, name, delimiter, text_column, rows)
             for line, text in enumerate(texts, 1):
                 yield text
     except UnicodeDecodeError as err:
@@ -318,8 +342,8 @@ def _file_texts(path: Path, text_column: str | None, rows: Rows) -> Iterator[str
         ) from None
     except csv.Error as err:  # only the header row gets here
         raise UserError(f"{path}: the header row is malformed ({err}); fix the first line of the file") from None
-    except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"{path} cannot be read ({err}); pass a whole, readable file (gzip -t checks a .gz)") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+        raise UserError(f"{path} cannot be read ({err}); pass a whole, readable file (gzip -t or unzip -t checks one)") from None
 
 
 def iter_texts(path: str | Path, text_column: str | None = None, rows: Rows | None = None) -> Iterator[str]:

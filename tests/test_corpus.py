@@ -1,4 +1,5 @@
 import gzip
+import zipfile
 
 import pytest
 
@@ -95,6 +96,18 @@ def test_tsv_and_gzipped_files(tmp_path):
     expected = ["A net, with commas.", "Quoted\ttab"]
     assert read_texts(tmp_path / "g.tsv") == read_texts(tmp_path / "g.tsv.gz") == expected
     assert read_texts(tmp_path / "d.txt.gz") == ["first doc", "second doc"]
+
+
+def test_a_patentsview_zip_is_read_member_by_member(tmp_path):
+    path = tmp_path / "g_patent_abstract.tsv.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:  # quoted as PatentsView writes it
+        archive.writestr("g_patent_abstract.tsv", '"patent_id"\t"patent_abstract"\n"101"\t"A ""net""\tfor\nall."\n')
+        archive.writestr("__MACOSX/._g_patent_abstract.tsv", b"\x00\x05\x16\x07 resource fork")
+        archive.writestr("more/b.txt", "a line\n")
+    assert read_texts(path) == ['A "net"\tfor\nall.', "a line"]
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(UserError, match="cannot be read"):
+        read_texts(tmp_path / "broken.zip")
 
 
 def test_a_folder_is_read_file_by_file_in_name_order(tmp_path):
