@@ -13,6 +13,7 @@ corpus (at most 100 pair keys per n-gram occurrence, by the boilerplate bound).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -96,12 +97,13 @@ def _ngram_hashes(mixed: np.ndarray, n: int, whole: np.ndarray) -> np.ndarray:
 
 
 def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Every document's words as ids (one per distinct word), concatenated, and the document offsets."""
-    vocab: dict[str, int] = {}
-    lengths = np.fromiter((len(doc) for doc in docs), np.int64, len(docs))
+    """Every document's words as ids (a word's id: where it first occurs), concatenated, and the
+    document offsets."""
+    first: dict[str, int] = {}
+    lengths = np.fromiter(map(len, docs), np.int64, len(docs))
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    ids = np.fromiter((vocab.setdefault(w, len(vocab)) for doc in docs for w in doc), np.uint64, int(offsets[-1]))
-    return ids, offsets
+    words = itertools.chain.from_iterable(docs)
+    return np.fromiter(map(first.setdefault, words, itertools.count()), np.uint64, int(offsets[-1])), offsets
 
 
 def _whole_ngrams(lengths: np.ndarray, offsets: np.ndarray, n: int, count: int) -> np.ndarray:
