@@ -141,16 +141,32 @@ def _differs(values: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _shared_runs(hashes: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """(run << 32 | document), sorted and unique, for every n-gram that occurs more than once:
-    a run is one such n-gram, its documents in order."""
-    order = np.argsort(hashes)
-    first = _differs(hashes[order])  # the first element of each run of equal hashes
+def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
+    """(run << 32 | document), sorted, for every n-gram that occurs more than once (a run is one
+    such n-gram). Sorts (hash prefix << bits | position) in place, which is much faster than an
+    argsort; a prefix that stands for more than one hash is put in hash order afterwards."""
+    bits = max(int(len(hashes) - 1).bit_length(), position_bits, 1)
+    low = np.uint64((1 << bits) - 1)
+    keys = hashes & ~low
+    keys |= np.arange(len(hashes), dtype=np.uint64)
+    keys.sort()
+    first = _differs(keys >> np.uint64(bits))  # of a run of equal prefixes
+    candidate = ~first
+    candidate[:-1] |= ~first[1:]
+    places = (keys[candidate] & low).astype(np.int64)
+    del keys
+    full = hashes[places]
+    segment = np.cumsum(first[candidate])
+    clash = ~_differs(segment) & _differs(full)  # one prefix, two hashes
+    if clash.any():
+        fix = np.flatnonzero(np.isin(segment, segment[clash]))
+        order = np.lexsort((places[fix], full[fix], segment[fix]))
+        places[fix], full[fix] = places[fix][order], full[fix][order]
+    first = _differs(full)  # of a run of equal hashes
     shared = ~first
     shared[:-1] |= ~first[1:]
-    first = first[shared]
-    keys = np.cumsum(first).astype(np.uint64) << np.uint64(32)
-    keys |= owner[order[shared]].astype(np.uint64)
+    keys = np.cumsum(first[shared]).astype(np.uint64) << np.uint64(32)
+    keys |= owner[places[shared]].astype(np.uint64)
     keys.sort()
     return keys
 

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 
 from patentgen.corpus import patent_tokens
-from patentgen.split import group_near_duplicates, grouped_split, split_groups
+from patentgen.split import _shared_runs, group_near_duplicates, grouped_split, split_groups
 
 
 def _docs(abstracts):
@@ -128,3 +128,16 @@ def test_an_ngram_repeated_in_a_document_counts_once():
     x = phrase * 3  # 17 8-grams, 8 of them unique
     y = phrase + phrase[:4] + [f"y{i}" for i in range(6)]  # 11 8-grams, 5 of them in x: more than half of 8
     assert group_near_duplicates([x, y]) == _naive_groups([x, y]) == [0, 0]
+
+
+def test_ngram_runs_are_exact_when_hash_prefixes_clash():
+    rng = np.random.default_rng(2)
+    hashes = rng.integers(0, 40, 500).astype(np.uint64) * np.uint64(0x0123456789ABCDEF)
+    owner = rng.integers(0, 50, 500).astype(np.int32)
+    values, counts = np.unique(hashes, return_counts=True)
+    shared = values[counts > 1]
+    mask = np.isin(hashes, shared)
+    run = (np.searchsorted(shared, hashes[mask]) + 1).astype(np.uint64)
+    expected = np.sort((run << np.uint64(32)) | owner[mask].astype(np.uint64))
+    assert np.array_equal(_shared_runs(hashes, owner), expected)
+    assert np.array_equal(_shared_runs(hashes, owner, position_bits=60), expected)  # 4-bit prefixes: 40 hashes clash
