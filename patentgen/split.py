@@ -141,28 +141,32 @@ def _differs(values: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
-    """(run << 32 | document), sorted, for every n-gram that occurs more than once (a run is one
-    such n-gram). Sorts (hash prefix << bits | position) in place, which is much faster than an
-    argsort; a prefix that stands for more than one hash is put in hash order afterwards."""
+def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the hashes whose top bits another hash shares, in (top bits, position)
+    order, and the number of each one's run of equal top bits. Sorts (top bits << bits | position)
+    in place, which is much faster than an argsort of the hashes."""
     bits = max(int(len(hashes) - 1).bit_length(), position_bits, 1)
     low = np.uint64((1 << bits) - 1)
     keys = hashes & ~low
     keys |= np.arange(len(hashes), dtype=np.uint64)
     keys.sort()
-    first = _differs(keys >> np.uint64(bits))  # of a run of equal prefixes
+    first = _differs(keys >> np.uint64(bits))
     candidate = ~first
     candidate[:-1] |= ~first[1:]
-    places = (keys[candidate] & low).astype(np.int64)
-    del keys
+    return (keys[candidate] & low).astype(np.int64), np.cumsum(first[candidate])
+
+
+def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
+    """(run << 32 | document), sorted, for every n-gram that occurs more than once (a run is one
+    such n-gram, runs in hash order)."""
+    places, segment = _prefix_sorted(hashes, position_bits)
     full = hashes[places]
-    segment = np.cumsum(first[candidate])
-    clash = ~_differs(segment) & _differs(full)  # one prefix, two hashes
+    clash = ~_differs(segment) & _differs(full)  # top bits shared by two hashes: put in hash order
     if clash.any():
         fix = np.flatnonzero(np.isin(segment, segment[clash]))
         order = np.lexsort((places[fix], full[fix], segment[fix]))
         places[fix], full[fix] = places[fix][order], full[fix][order]
-    first = _differs(full)  # of a run of equal hashes
+    first = _differs(full)
     shared = ~first
     shared[:-1] |= ~first[1:]
     keys = np.cumsum(first[shared]).astype(np.uint64) << np.uint64(32)
