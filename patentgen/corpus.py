@@ -1,18 +1,25 @@
-"""Corpus stage: read raw documents from CSV or text files and clean them into word tokens.
+"""Corpus stage: read raw documents from corpus files and clean them into word tokens.
 
-Owns: file reading (with clear errors), the pure cleaning function of each corpus kind, and the
-split of clean text into word tokens. Everything downstream sees ``list[list[str]]``.
+Owns: reading a corpus (.csv, .tsv or .txt, each possibly gzipped or zipped, or a folder of them),
+streamed from disk with bad rows counted, and its checksum; the pure cleaning function of each
+corpus kind, and the split of clean text into word tokens. Everything downstream sees
+``list[list[str]]``.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import html
 import io
 import re
-import sys
 import unicodedata
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UserError
@@ -165,8 +172,7 @@ def text_tokens(text: str, kind: str = "patents", lower: bool = True, state: dic
     return pipeline(text, lower, state)
 
 
-def file_checksum(path: str | Path) -> str:
-    """SHA-256 of a file, recorded in a run's config so a run knows which corpus it saw."""
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -174,53 +180,191 @@ def file_checksum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a corpus, recorded in a run's config so a run knows which corpus it saw: of the
+    file's bytes, or for a folder of the names and SHA-256 of the corpus files it reads, in order."""
+    path = Path(path)
+    if not path.is_dir():
+        return _sha256(path)
+    listing = "".join(f"{file.name}\0{_sha256(file)}\n" for file in corpus_files(path))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+# Corpus files: a table (.csv, .tsv: a text column) or lines (anything else: a document a line),
+# each possibly gzipped, or in a .zip. A folder is read file by file in name order.
+TABLES = {".csv": ",", ".tsv": "\t"}
+SUFFIXES = (".csv", ".tsv", ".txt")
+# A longer CSV field is a quote that never closed and swallowed what followed: a malformed row.
+MAX_FIELD_CHARS = 1 << 20
+# Fields that exports write for a missing value; with a NUL character, "not text".
+_NULL_MARKERS = frozenset({"null", "\\n", "nan", "none", "n/a", "#n/a"})
+
+
+@dataclass
+class Rows:
+    """What reading a corpus kept and skipped: documents kept, bad rows by reason
+    ("empty", "not text", "malformed"), and the lines the malformed rows took (a quote that never
+    closed takes the lines after it)."""
+
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    malformed_lines: int = 0
+
+    def why(self) -> str:
+        """How many rows were skipped, and why: "2 bad rows of 10 (1 empty, 1 malformed)"."""
+        lines = self.malformed_lines if self.malformed_lines > self.skipped["malformed"] else 0
+        reasons = ", ".join(
+            f"{count} {reason}" + (f" over {lines} lines" if reason == "malformed" and lines else "")
+            for reason, count in sorted(self.skipped.items())
+        )
+        total = sum(self.skipped.values())
+        return f"{total} bad row{'' if total == 1 else 's'} of {total + self.kept} ({reasons})"
+
+
+def _base_suffix(path: Path) -> str:
+    return Path(path.stem).suffix.lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+
+
+def corpus_files(path: str | Path) -> list[Path]:
+    """The files of a corpus: the file itself, or a folder's .csv, .tsv and .txt files
+    (each optionally .gz) and .zip files, sorted by name. Raises UserError for a missing path or an empty folder."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and (_base_suffix(p) in SUFFIXES or p.suffix.lower() == ".zip"))
+        if not files:
+            raise UserError(
+                f"corpus {path} is a folder with no corpus file in it; pass --data a .csv, .tsv or .txt file "
+                "(optionally .gz), a .zip of some, or a folder that holds some"
+            )
+        return files
+    if not path.is_file():
         raise UserError(
-            f"{path} is not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start}); "
-            "re-encode it, e.g. `iconv -f latin1 -t utf-8 IN > OUT`, and pass the new file"
-        ) from None
+            f"corpus file {path} not found; pass --data PATH, or set PATENTGEN_DATA to the folder that holds it "
+            "(the patents CSV is neural_network_patent_query.csv, see README 'Data')"
+        )
+    return [path]
 
 
-def _pick_column(path: Path, columns: list[str], wanted: str | None) -> str:
+def _open_text(path: Path):
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _pick_column(path: str, columns: list[str], wanted: str | None) -> int:
     if wanted is not None:
         if wanted not in columns:
             raise UserError(
                 f"{path} has no column {wanted!r} (columns: {', '.join(columns) or 'none'}); "
                 "pass --text-column with one of them"
             )
-        return wanted
+        return len(columns) - 1 - columns[::-1].index(wanted)  # the last of equal names, as csv.DictReader
     for name in DEFAULT_TEXT_COLUMNS:
         if name in columns:
-            return name
+            return _pick_column(path, columns, name)
     raise UserError(
         f"{path} has no text column: expected one of {', '.join(DEFAULT_TEXT_COLUMNS)} "
         f"(columns: {', '.join(columns) or 'none'}); pass --text-column NAME"
     )
 
 
-def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
-    """Read the documents of a corpus file: a CSV text column, or one document per line.
+def _bad_text(text: str) -> str | None:
+    """Why a document is not usable, or None."""
+    if not text:
+        return "empty"
+    if "\0" in text or text.lower() in _NULL_MARKERS:
+        return "not text"
+    return None
 
-    Empty documents are dropped. Raises UserError for a missing, non-UTF-8 or columnless file.
-    """
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".csv", ".txt"))[:3]
-        hint = f" (it holds {', '.join(found)})" if found else ""
-        raise UserError(f"corpus {path} is a folder{hint}; pass the corpus file itself with --data, a CSV or a .txt file")
-    if not path.is_file():
+
+def _lines(stream) -> Iterator[str]:
+    for line in stream:
+        for part in line.splitlines():  # the breaks str.splitlines knows that the file's lines do not (\x85, \u2028)
+            if part.strip():
+                yield part.strip()
+
+
+def _table(stream, path: str, delimiter: str, text_column: str | None, rows: Rows) -> Iterator[str]:
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    header = next(reader, [])
+    column = _pick_column(path, header, text_column)
+    while True:
+        start = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a broken quote: the reader goes on at the next line
+            row = None
+        if row == []:
+            continue  # a blank line
+        reason = "malformed" if row is None or len(row) != len(header) else _bad_text(row[column].strip())
+        rows.malformed_lines += (reader.line_num - start) if reason == "malformed" else 0
+        if reason:
+            rows.skipped[reason] += 1
+        else:
+            yield row[column].strip()
+
+
+def _member(name: str) -> bool:
+    parts = Path(name).parts
+    return Path(name).suffix.lower() in SUFFIXES and not (parts[0] == "__MACOSX" or parts[-1].startswith("._"))
+
+
+def _streams(path: Path) -> Iterator[tuple[str, object]]:
+    """(name, open text stream) of each corpus file in ``path``: the file itself, or the .csv,
+    .tsv and .txt members of a .zip (as PatentsView ships its tables) in name order."""
+    if path.suffix.lower() != ".zip":
+        with _open_text(path) as stream:
+            yield str(path), stream
+        return
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(name for name in archive.namelist() if _member(name))
+        if not names:
+            raise UserError(f"{path} holds no .csv, .tsv or .txt file; pass a corpus file or an archive of some")
+        for name in names:
+            with archive.open(name) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as stream:
+                yield f"{path}:{name}", stream
+
+
+def _file_texts(path: Path, text_column: str | None, rows: Rows) -> Iterator[str]:
+    line = 0
+    try:
+        for name, stream in _streams(path):
+            delimiter = TABLES.get(_base_suffix(Path(name)))
+            texts = _lines(stream) if delimiter is None else _table(stream, name, delimiter, text_column, rows)
+            for line, text in enumerate(texts, 1):
+                yield text
+    except UnicodeDecodeError as err:
         raise UserError(
-            f"corpus file {path} not found; pass --data PATH, or set PATENTGEN_DATA to the folder that holds it "
-            "(the patents CSV is neural_network_patent_query.csv, see README 'Data')"
-        )
-    text = _decode(path)
-    if path.suffix.lower() != ".csv":
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    column = _pick_column(path, list(reader.fieldnames or []), text_column)
-    return [row[column].strip() for row in reader if (row.get(column) or "").strip()]
+            f"{path} is not UTF-8 (byte 0x{err.object[err.start]:02x}, after its document {line}); re-encode it, "
+            "e.g. `iconv -f latin1 -t utf-8 IN > OUT`, and pass the new file"
+        ) from None
+    except csv.Error as err:  # only the header row gets here
+        raise UserError(f"{path}: the header row is malformed ({err}); fix the first line of the file") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as err:
+        raise UserError(f"{path} cannot be read ({err}); pass a whole, readable file (gzip -t or unzip -t checks one)") from None
+
+
+def iter_texts(path: str | Path, text_column: str | None = None, rows: Rows | None = None) -> Iterator[str]:
+    """The documents of a corpus, streamed from disk: a table's text column (``text_column``, else
+    patent_abstract or body) or one document per line, file by file. Bad rows are counted in ``rows``."""
+    rows = Rows() if rows is None else rows
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    for file in corpus_files(path):
+        for text in _file_texts(file, text_column, rows):
+            rows.kept += 1
+            yield text
+
+
+def read_texts(path: str | Path, text_column: str | None = None, report: Callable[[str], None] | None = None) -> list[str]:
+    """The documents of a corpus (see ``iter_texts``) as a list; ``report`` gets one line when
+    bad rows were skipped. Raises UserError when no usable document is left."""
+    rows = Rows()
+    texts = list(iter_texts(path, text_column, rows))
+    if not texts:
+        why = f" ({rows.why()})" if rows.skipped else ""
+        raise UserError(f"corpus {path} holds no usable document{why}; pass a corpus with text in it")
+    if rows.skipped and report is not None:
+        report(f"{path}: skipped {rows.why()}")
+    return texts

@@ -222,8 +222,8 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
 
     name = Path(run.config["data"]).name
     candidates = [Path(data)] if data else [Path(run.config["data"]), *(folder / name for folder in data_folders())]
-    path = next((p for p in candidates if p.is_file()), Path(data) if data else data_folders()[0] / name)
-    if not path.is_file():
+    path = next((p for p in candidates if p.exists()), Path(data) if data else data_folders()[0] / name)
+    if not path.exists():
         raise UserError(
             f"corpus {path} not found; put the file the model was trained on ({name}) in "
             f"{data_folders()[0]} (or set {DATA_ENV} to the folder that holds it) or pass --data PATH"

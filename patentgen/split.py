@@ -3,12 +3,18 @@
 Owns the honest train/validation/test split. Two documents are near-duplicates when they share
 more than ``threshold`` of the word n-grams of the shorter one (8-grams, half, by default);
 groups are the connected components of that relation, so a chain of continuation patents
-always lands on one side.
+always lands on one side. An n-gram in more than 200 documents is boilerplate, not evidence: it is
+shared by none (it still counts among each document's n-grams).
+
+The grouping scales: n-gram hashes in numpy arrays sorted once, one key per (pair of documents,
+shared n-gram) counted by sorting, no Python object per n-gram; memory grows linearly with the
+corpus (at most 100 pair keys per n-gram occurrence, by the boilerplate bound).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import itertools
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,11 +47,181 @@ class Split:
         return {name: list(self.side(name)) for name in SIDES}
 
 
-def shingles(tokens: list[str], n: int = 8) -> set[int]:
-    """Hashes of the word n-grams of a document (the whole document if shorter than n)."""
-    if len(tokens) < n:
-        return {hash(tuple(tokens))}
-    return {hash(tuple(tokens[i : i + n])) for i in range(len(tokens) - n + 1)}
+# Word n-gram hashes: every word an id, an n-gram the chain (xor, multiply) of its mixed ids from a
+# seed of its length, finished by splitmix64, so a document shorter than n (hashed whole) never
+# meets an n-gram. 64 bits: the first collision is expected near 4 billion distinct n-grams.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_ODD = np.uint64(0xBF58476D1CE4E5B9)
+_LOW = np.uint64(0xFFFFFFFF)
+_CHUNK = 1 << 22  # pair keys counted at a time
+_BLOCK = 1 << 16  # n-grams hashed at a time (in the processor's cache)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place on a uint64 array."""
+    x ^= x >> np.uint64(30)
+    x *= _ODD
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _chain(columns, length: int, count: int) -> np.ndarray:
+    """Hashes of ``count`` id sequences of ``length``, given as ``length`` columns of mixed ids."""
+    hashes = np.full(count, length + 1, np.uint64)
+    hashes *= _GOLDEN
+    for column in columns:
+        hashes ^= column
+        hashes *= _ODD
+    return _mix(hashes)
+
+
+def _mixed_ids(ids: np.ndarray) -> np.ndarray:
+    mixed = np.asarray(ids, np.uint64) + _GOLDEN
+    for lo in range(0, len(mixed), _BLOCK):  # a cache-sized block at a time
+        _mix(mixed[lo : lo + _BLOCK])
+    return mixed
+
+
+def _ngram_hashes(mixed: np.ndarray, n: int, whole: np.ndarray) -> np.ndarray:
+    """Hashes of the n-grams at the positions where ``whole``, a cache-sized block at a time."""
+    hashes = np.empty(int(np.count_nonzero(whole)), np.uint64)
+    filled = 0
+    for lo in range(0, len(whole), _BLOCK):
+        hi = min(lo + _BLOCK, len(whole))
+        block = _chain((mixed[lo + j : hi + j] for j in range(n)), n, hi - lo)[whole[lo:hi]]
+        hashes[filled : filled + len(block)] = block
+        filled += len(block)
+    return hashes
+
+
+def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Every document's words as ids (a word's id: where it first occurs), concatenated, and the
+    document offsets."""
+    first: dict[str, int] = {}
+    lengths = np.fromiter(map(len, docs), np.int64, len(docs))
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    words = itertools.chain.from_iterable(docs)
+    return np.fromiter(map(first.setdefault, words, itertools.count()), np.uint64, int(offsets[-1])), offsets
+
+
+def _whole_ngrams(lengths: np.ndarray, offsets: np.ndarray, n: int, count: int) -> np.ndarray:
+    """Whether the n words from each position lie in one document."""
+    marks = np.zeros(count + 1, np.int8)
+    long = np.flatnonzero(lengths >= n)
+    np.add.at(marks, offsets[long], 1)
+    np.add.at(marks, offsets[long + 1] - n + 1, -1)
+    return np.cumsum(marks[:-1], dtype=np.int8) > 0
+
+
+def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The hashes of every document's word n-grams (a document shorter than n: one hash of all of
+    it) and the document of each; an n-gram may repeat within a document. ``ids``: the words of
+    all documents (one id per distinct word), document d at ``ids[offsets[d]:offsets[d + 1]]``."""
+    mixed = _mixed_ids(ids)
+    lengths = np.diff(offsets)
+    count = max(len(mixed) - n + 1, 0)
+    whole = _whole_ngrams(lengths, offsets, n, count)
+    hashes = [_ngram_hashes(mixed, n, whole)]
+    owners = [np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[:count][whole]]
+    for length in np.unique(lengths[lengths < n]):
+        short = np.flatnonzero(lengths == length)
+        hashes.append(_chain((mixed[offsets[short] + j] for j in range(length)), int(length), len(short)))
+        owners.append(short.astype(np.int32))
+    if len(hashes) == 1:  # no short document: no copy
+        return hashes[0], owners[0]
+    return np.concatenate(hashes), np.concatenate(owners)
+
+
+def _differs(values: np.ndarray) -> np.ndarray:
+    """Whether each element differs from the one before it (the first does)."""
+    flags = np.ones(len(values), bool)
+    flags[1:] = values[1:] != values[:-1]
+    return flags
+
+
+def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the hashes whose top bits another hash shares, in (top bits, position)
+    order, and the number of each one's run of equal top bits. Sorts (top bits << bits | position)
+    in place, which is much faster than an argsort of the hashes."""
+    bits = max(int(len(hashes) - 1).bit_length(), position_bits, 1)
+    low = np.uint64((1 << bits) - 1)
+    keys = hashes & ~low
+    keys |= np.arange(len(hashes), dtype=np.uint64)
+    keys.sort()
+    first = _differs(keys >> np.uint64(bits))
+    candidate = ~first
+    candidate[:-1] |= ~first[1:]
+    return (keys[candidate] & low).astype(np.int64), np.cumsum(first[candidate])
+
+
+def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
+    """(run << 32 | document), sorted, for every n-gram that occurs more than once (a run is one
+    such n-gram, runs in hash order)."""
+    places, segment = _prefix_sorted(hashes, position_bits)
+    full = hashes[places]
+    clash = ~_differs(segment) & _differs(full)  # top bits shared by two hashes: put in hash order
+    if clash.any():
+        fix = np.flatnonzero(np.isin(segment, segment[clash]))
+        order = np.lexsort((places[fix], full[fix], segment[fix]))
+        places[fix], full[fix] = places[fix][order], full[fix][order]
+    first = _differs(full)
+    shared = ~first
+    shared[:-1] |= ~first[1:]
+    keys = np.cumsum(first[shared]).astype(np.uint64) << np.uint64(32)
+    keys |= owner[places[shared]].astype(np.uint64)
+    keys.sort()
+    return keys
+
+
+def _pair_keys(runs: np.ndarray, documents: int, max_docs: int) -> np.ndarray:
+    """a * documents + b, sorted, once for every n-gram that documents a < b share, where the
+    n-gram is in 2 to ``max_docs`` documents."""
+    run = runs >> np.uint64(32)
+    owner = (runs & _LOW).astype(np.int64)
+    starts = np.flatnonzero(_differs(run))
+    lengths = np.diff(np.concatenate([starts, [len(run)]]))
+    kept = (lengths > 1) & (lengths <= max_docs)
+    owner, lengths = owner[np.repeat(kept, lengths)], lengths[kept]
+    places = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    sizes = np.repeat(lengths, lengths)
+    keys = np.empty(int((lengths * (lengths - 1) // 2).sum()), np.int64)
+    ahead, filled = np.flatnonzero(places + 1 < sizes), 0
+    for step in range(1, int(lengths.max(initial=1))):
+        ahead = ahead[places[ahead] + step < sizes[ahead]]
+        keys[filled : filled + len(ahead)] = owner[ahead] * documents + owner[ahead + step]
+        filled += len(ahead)
+    keys.sort()
+    return keys
+
+
+def near_duplicate_pairs(ids: np.ndarray, offsets: np.ndarray, n: int = 8, threshold: float = 0.5,
+                         max_docs: int = _MAX_DOCS_PER_SHINGLE) -> np.ndarray:
+    """Pairs (a < b) of documents that share more than ``threshold`` of the shorter one's unique
+    n-grams, as an array of shape (pairs, 2). An n-gram in more than ``max_docs`` documents is
+    boilerplate: shared by none, but still one of each of its documents' n-grams. Memory: a few
+    arrays as long as the corpus, and one key per (pair, shared n-gram)."""
+    hashes, owner = shingles(ids, offsets, n)
+    documents = len(offsets) - 1
+    sizes = np.bincount(owner, minlength=documents)
+    runs = _shared_runs(hashes, owner)
+    del hashes, owner
+    repeated = ~_differs(runs)  # an n-gram again in one document
+    sizes -= np.bincount((runs[repeated] & _LOW).astype(np.int64), minlength=documents)
+    keys = _pair_keys(runs[~repeated], documents, max_docs)
+    del runs
+    cuts = np.unique(np.searchsorted(keys, keys[::_CHUNK]))  # chunks start where a pair does
+    found = [_over_threshold(keys[lo:hi], sizes, threshold) for lo, hi in zip(cuts, [*cuts[1:], len(keys)])]
+    return np.concatenate(found or [np.empty((0, 2), np.int64)])
+
+
+def _over_threshold(keys: np.ndarray, sizes: np.ndarray, threshold: float) -> np.ndarray:
+    starts = np.flatnonzero(_differs(keys))
+    shared = np.diff(np.concatenate([starts, [len(keys)]]))
+    a, b = np.divmod(keys[starts], len(sizes))
+    hit = shared > threshold * np.minimum(sizes[a], sizes[b])
+    return np.stack([a[hit], b[hit]], axis=1)
 
 
 class _UnionFind:
@@ -66,22 +242,16 @@ class _UnionFind:
 
 def group_near_duplicates(docs: list[list[str]], n: int = 8, threshold: float = 0.5) -> list[int]:
     """Group id for every document; near-duplicates (and their chains) share one id."""
-    sets = [shingles(doc, n) for doc in docs]
-    owners: dict[int, list[int]] = defaultdict(list)
-    for doc_id, doc_shingles in enumerate(sets):
-        for shingle in doc_shingles:
-            owners[shingle].append(doc_id)
-    shared: Counter[tuple[int, int]] = Counter()
-    for doc_ids in owners.values():
-        if 1 < len(doc_ids) <= _MAX_DOCS_PER_SHINGLE:
-            for i, a in enumerate(doc_ids):
-                for b in doc_ids[i + 1 :]:
-                    shared[a, b] += 1
-    found = _UnionFind(len(docs))
-    for (a, b), count in shared.items():
-        if count > threshold * min(len(sets[a]), len(sets[b])):
-            found.union(a, b)
-    roots = [found.find(i) for i in range(len(docs))]
+    return groups_of_ids(*word_ids(docs), n, threshold)
+
+
+def groups_of_ids(ids: np.ndarray, offsets: np.ndarray, n: int = 8, threshold: float = 0.5) -> list[int]:
+    """``group_near_duplicates`` of documents given as word ids (see ``shingles``): groups are
+    numbered in the order of their first document."""
+    found = _UnionFind(len(offsets) - 1)
+    for a, b in near_duplicate_pairs(ids, offsets, n, threshold).tolist():
+        found.union(a, b)
+    roots = [found.find(i) for i in range(len(offsets) - 1)]
     first = {root: rank for rank, root in enumerate(dict.fromkeys(roots))}
     return [first[root] for root in roots]
 

@@ -63,7 +63,7 @@ def _bad(tmp_path, name, content: bytes):
     [
         (lambda t, c: ["--data", str(t / "missing.csv")], "not found; pass --data"),
         (lambda t, c: ["--data", _bad(t, "cols.csv", b"title,year\nx,1\n")], "no text column"),
-        (lambda t, c: ["--data", _bad(t, "empty.csv", b"patent_abstract\n")], "fewer than one"),
+        (lambda t, c: ["--data", _bad(t, "empty.csv", b"patent_abstract\n")], "holds no usable document"),
         (lambda t, c: ["--data", _bad(t, "short.csv", b"patent_abstract\nfew words only.\n")], "fewer than one"),
         (lambda t, c: ["--data", _bad(t, "latin.csv", b"patent_abstract\ncaf\xe9 neural\n")], "not UTF-8"),
         (lambda t, c: ["--data", str(c), "--glove-file", _bad(t, "g.txt", b"a 1 2\nb 1\n")], "values where earlier rows"),

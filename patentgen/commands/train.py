@@ -221,7 +221,7 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     from patentgen.tokenizer import UNK_ID
 
     source = runs.load_inference(cfg.init_from) if cfg.init_from else None  # complete and consistent
-    texts = corpus.read_texts(cfg.data, cfg.text_column)
+    texts = corpus.read_texts(cfg.data, cfg.text_column, report=lambda line: log(f"note: {line}"))
     step.now = "preparing the corpus"
     prepared = pipeline.prepare(cfg, texts, source.tokenizer if source else None)
     log(f"corpus: {cfg.data}: {len(texts)} documents")
