@@ -86,8 +86,9 @@ def count_row(name: str, data: str, window: int, min_count: int, label: str | No
 
 def gen_ms_per_word(run_dir: Path, words: int = 300) -> float:
     run = runs.load_inference(run_dir)
+    rng, sampler = np.random.default_rng(0), sampling.from_description(sampling.DEFAULT)
     start = time.perf_counter()
-    generation.continue_text(run, GEN_SEED, words, np.random.default_rng(0), sampling.from_description(sampling.DEFAULT))
+    generation.continue_text(run, GEN_SEED, words, rng, sampler)
     return round((time.perf_counter() - start) * 1000 / words, 3)
 
 

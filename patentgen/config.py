@@ -104,7 +104,7 @@ DATA, VOCAB, MODEL, TRAINING, DEVICES = "data", "vocabulary and windows", "model
 @dataclass(frozen=True)
 class TrainConfig:
     # data and split
-    data: str = setting("", "corpus: CSV with a text column or .txt, one document per line", DATA)
+    data: str = setting("", "corpus: .csv with a text column, .tsv (PatentsView: patent_abstract), .txt with one document per line, any of them .gz, or a folder of such files", DATA)
     text_column: str | None = setting(None, "CSV column with the text; none: patent_abstract, else body", DATA, by="corpus")
     corpus: str = setting("patents", "how text is cleaned and split into words", DATA, choices="corpus", kept=True)
     split: str = setting("grouped", "grouped: near-duplicate documents kept on one side (honest); windows: the published "

@@ -38,11 +38,12 @@ class LSTMCell:
         from ..inference import sigmoid
 
         h, c = state
+        u = self.units
         inputs = x @ self.kernel + self.bias  # (B, T, 4u), all input projections at once
         outputs = np.empty(x.shape[:2] + (self.units,), dtype=x.dtype)
         for t in range(x.shape[1]):
             z = inputs[:, t] + h @ self.recurrent
-            i, f, g, o = np.split(z, 4, axis=1)
+            i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
             c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
             h = sigmoid(o) * np.tanh(c)
             outputs[:, t] = h
