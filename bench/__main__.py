@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from patentgen import corpus, generation, models, pipeline, runs, sampling
+from patentgen import generation, models, pipeline, runs, sampling
 from patentgen.config import ROOT, TrainConfig, default_data
 
 FIELDS = ("name", "vocab", "test_ce", "test_open_ce", "net_ce", "test_ppl", "test_acc", "test_top5", "unk_share",
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = TrainConfig(data=args.data, window=10 if args.quick else 50)
-    prepared = pipeline.prepare(cfg, corpus.read_texts(cfg.data))
+    prepared, _, _ = pipeline.prepare_corpus(cfg)
     print(f"data {args.data}: vocabulary {len(prepared.tokenizer)}, split {prepared.summary()}", flush=True)
     rows = [count_row(name, args.data, cfg.window, cfg.min_count) for name in COUNT if not wanted or name in wanted]
     if not wanted or OWN_VOCAB in wanted:  # modified Kneser-Ney with its own vocabulary: comparable by open-vocabulary CE only

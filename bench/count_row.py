@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from patentgen import corpus, evaluate, ngram, pipeline
+from patentgen import evaluate, ngram, pipeline
 from patentgen.commands.train import peak_rss_mb
 from patentgen.config import TrainConfig
 from patentgen.tokenizer import BOS_ID
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--min-count", type=int, default=TrainConfig.min_count, help="the vocabulary rule (default: %(default)s)")
     args = p.parse_args(argv)
     cfg = TrainConfig(data=args.data, window=args.window, min_count=args.min_count)
-    prepared = pipeline.prepare(cfg, corpus.read_texts(cfg.data))
+    prepared, _, _ = pipeline.prepare_corpus(cfg)
     train, test = prepared.windows["train"], prepared.windows["test"]
     docs = np.split(train.flat, np.flatnonzero(train.flat == BOS_ID)[1:])
     start = time.perf_counter()

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
-from patentgen import corpus, pipeline, training  # noqa: E402
+from patentgen import pipeline, training  # noqa: E402
 from patentgen.config import TrainConfig, default_data  # noqa: E402
 from patentgen.embeddings import glove_matrix  # noqa: E402
 from patentgen.model import build_model, compile_model  # noqa: E402
@@ -54,7 +54,7 @@ def main() -> None:
     p.add_argument("--data", default=str(default_data()), help="corpus (default: %(default)s)")
     a = p.parse_args()
     cfg = TrainConfig(data=a.data)
-    prepared = pipeline.prepare(cfg, corpus.read_texts(cfg.data))
+    prepared, _, _ = pipeline.prepare_corpus(cfg)
     matrix, _ = glove_matrix(prepared.tokenizer, cfg.glove_file, cfg.seed)
     training.seed_everything(cfg.seed)
     model = compile_model(build_model(len(prepared.tokenizer), cfg.arch, cfg.embedding_dim, matrix, True, cfg.layers,

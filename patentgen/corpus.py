@@ -172,7 +172,8 @@ def text_tokens(text: str, kind: str = "patents", lower: bool = True, state: dic
     return pipeline(text, lower, state)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read a block at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -185,8 +186,8 @@ def file_checksum(path: str | Path) -> str:
     file's bytes, or for a folder of the names and SHA-256 of the corpus files it reads, in order."""
     path = Path(path)
     if not path.is_dir():
-        return _sha256(path)
-    listing = "".join(f"{file.name}\0{_sha256(file)}\n" for file in corpus_files(path))
+        return sha256_file(path)
+    listing = "".join(f"{file.name}\0{sha256_file(file)}\n" for file in corpus_files(path))
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 

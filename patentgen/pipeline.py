@@ -1,16 +1,18 @@
 """Data preparation: corpus file -> tokens -> split -> tokenizer -> encoded windows per side.
 
 Owns the order of the data stages, so training, evaluation, benchmarks and the game prepare
-text identically. Pure: returns values, prints nothing.
+text identically, and whether a prepared corpus comes from the cache (``prepcache``) or is
+built. Pure: returns values, prints nothing.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import corpus, openvocab
+from . import corpus, openvocab, prepcache
 from .config import TrainConfig
 from .errors import UserError
 from .split import SIDES, Split, grouped_split
@@ -20,8 +22,7 @@ from .windows import Windows, windows_split
 
 @dataclass(frozen=True)
 class Prepared:
-    texts: list[str]
-    tokens: list[list[str]]  # each document's tokens
+    documents: int  # documents read from the corpus
     split: Split | None  # None for the published windows protocol
     tokenizer: Tokenizer
     windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
@@ -41,12 +42,28 @@ def _encode(tokenizer: Tokenizer, doc: list[str]) -> np.ndarray:
     return np.asarray(tokenizer.document_ids(doc), np.int32)
 
 
-def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = None) -> Prepared:
+class Laps:
+    """Seconds per stage: ``laps(name)`` ends the stage that began at the previous call."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = None, laps: Laps | None = None) -> Prepared:
     """Split, fit the tokenizer on the training side (or keep ``tokenizer``: fine-tuning keeps
-    the vocabulary and text rules of the run it starts from), encode and cut windows."""
+    the vocabulary and text rules of the run it starts from), encode and cut windows; ``laps``
+    gets the time of each stage (clean+tokenise, group+split, vocabulary, encode+windows)."""
+    lap = laps or (lambda name: None)
     lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
     state = corpus.fit_state(cfg.corpus, texts) if tokenizer is None else tokenizer.state
     tokens = [corpus.text_tokens(text, cfg.corpus, lower, state) for text in texts]
+    lap("clean+tokenise")
     if sum(len(doc) for doc in tokens) <= cfg.window:
         raise UserError(
             f"the corpus has {sum(len(d) for d in tokens)} tokens, fewer than one {cfg.window}-word window; "
@@ -63,21 +80,59 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
         # compares only with other --split windows rows. A fine-tuned run without one has none.
         spelling = [tokenizer.spelling_logprobs(doc) for doc in tokens] if tokenizer.open_vocab is not None else None
         train, val = windows_split(encoded, cfg.window, cfg.split_seed, spelling=spelling)
-        return Prepared(texts, tokens, None, tokenizer, {"train": train, "val": val, "test": val})
+        return Prepared(len(texts), None, tokenizer, {"train": train, "val": val, "test": val})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
     split = grouped_split(tokens, fractions, cfg.split_seed)
+    lap("group+split")
     if tokenizer is None:  # a fine-tuned run (--init-from) keeps its tokenizer and open vocabulary
         tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
         tokenizer = openvocab.attach(tokenizer, [tokens[i] for i in split.train], [tokens[i] for i in split.side("val")], cfg.window)
+    lap("vocabulary")
     windows = {}
     for side in SIDES:
         docs = [tokens[i] for i in split.side(side)]
         spelling = [tokenizer.spelling_logprobs(doc) for doc in docs] if side != "train" else None
         windows[side] = Windows.from_docs([_encode(tokenizer, doc) for doc in docs], cfg.window, spelling)
+    lap("encode+windows")
     empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
     if empty:
         raise UserError(
             f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window; "
             "give the corpus more documents or a smaller --window"
         )
-    return Prepared(texts, tokens, split, tokenizer, windows)
+    return Prepared(len(texts), split, tokenizer, windows)
+
+
+def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cache: bool = True,
+                   wait_seconds: float = 0.0, laps: Laps | None = None) -> tuple[Prepared, list[str], str]:
+    """The prepared corpus of ``cfg.data``: from the cache when a sound entry has it, else read,
+    prepared and (with ``use_cache``) stored. Returns it, the notes of reading the corpus (bad
+    rows), and where it came from: "cache", "built" or "rebuilt" (the entry was damaged).
+    ``wait_seconds``: how long to wait for another process (worker 0 of a multi-worker run) to
+    write the entry before preparing the corpus here. ``laps`` gets the time of each stage."""
+    lap = laps or (lambda name: None)
+    lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
+    root = prepcache.cache_dir() / "prepared"
+    corpus.corpus_files(cfg.data)  # a missing corpus is a one-line error before anything else
+    name = prepcache.key(cfg, corpus.file_checksum(cfg.data), lower, tokenizer) if use_cache else ""
+    lap("checksum")
+    deadline = time.monotonic() + wait_seconds
+    while use_cache and not (root / name).is_dir() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    damaged = False
+    if use_cache and (root / name).is_dir():
+        entry = prepcache.load(root / name)
+        if entry is not None:
+            documents, split, kept, windows, notes = entry
+            lap("cache read")
+            return Prepared(documents, split, kept, windows), notes, "cache"
+        damaged = True
+    notes: list[str] = []
+    texts = corpus.read_texts(cfg.data, cfg.text_column, report=notes.append)
+    lap("read")
+    prepared = prepare(cfg, texts, tokenizer, laps)
+    del texts
+    if use_cache:
+        prepcache.store(root, name, prepared.documents, prepared.split, prepared.tokenizer, prepared.windows, cfg.window, notes)
+        lap("cache write")
+    return prepared, notes, "rebuilt" if damaged else "built"

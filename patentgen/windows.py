@@ -73,23 +73,31 @@ def _finish(ds):
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def starts_dataset(flat: np.ndarray, starts: np.ndarray, window: int, batch_size: int, seed=None, first_epoch=0, epochs=1):
-    """Classic batches: inputs (B, window) int32, targets (B,) int32."""
+def _gathered(ds, take, width: int):
+    """Map batches of row indices to ``take(rows)`` (B, width) int32, computed by numpy: the
+    arrays stay where they are (memory-mapped from the prepared-corpus cache, or in memory) and
+    are never copied into the graph, so training memory does not grow with the corpus."""
     import tensorflow as tf
 
-    flat_t, starts_t = tf.constant(flat), tf.constant(starts)
-    offsets = tf.range(window + 1, dtype=tf.int64)
+    def gather(rows):
+        batch = tf.numpy_function(lambda r: np.ascontiguousarray(take(r), dtype=np.int32), [rows], tf.int32, stateful=False)
+        batch.set_shape((None, width))
+        return batch
+
+    return ds.map(gather)
+
+
+def starts_dataset(flat: np.ndarray, starts: np.ndarray, window: int, batch_size: int, seed=None, first_epoch=0, epochs=1):
+    """Classic batches: inputs (B, window) int32, targets (B,) int32."""
+    offsets = np.arange(window + 1, dtype=np.int64)
     ds = _rows(len(starts), batch_size, seed, first_epoch, epochs)
-    ds = ds.map(lambda rows: tf.gather(flat_t, tf.gather(starts_t, rows)[:, None] + offsets[None, :]))
+    ds = _gathered(ds, lambda rows: flat[starts[rows][:, None] + offsets[None, :]], window + 1)
     return _finish(ds.map(lambda w: (w[:, :-1], w[:, -1])))
 
 
 def chunks_dataset(chunks: np.ndarray, batch_size: int, seed=None, first_epoch=0, epochs=1):
     """Every-position batches: inputs (B, window) int32, targets (B, window) int32 (0 = pad)."""
-    import tensorflow as tf
-
-    chunks_t = tf.constant(chunks)
-    ds = _rows(len(chunks), batch_size, seed, first_epoch, epochs).map(lambda rows: tf.gather(chunks_t, rows))
+    ds = _gathered(_rows(len(chunks), batch_size, seed, first_epoch, epochs), lambda rows: chunks[rows], chunks.shape[1])
     return _finish(ds.map(lambda w: (w[:, :-1], w[:, 1:])))
 
 

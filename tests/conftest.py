@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Prepared corpora go to a fresh folder of this test session, not the user's cache (subprocesses inherit it).
+os.environ["PATENTGEN_CACHE"] = tempfile.mkdtemp(prefix="patentgen-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
 
 SUBJECTS = ["a neural network", "the processor", "an input layer", "a training unit", "the controller", "a sensor array"]
@@ -68,9 +71,10 @@ def glove_txt(tmp_path_factory) -> Path:
     return path
 
 
-def run_script(*args: str, timeout: int = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """Run a project script in a subprocess from the repository root, ``stdin`` as its input."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0"}
+def run_script(*args: str, timeout: int = 300, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a project script in a subprocess from the repository root, ``stdin`` as its input,
+    ``env`` added to the environment."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=timeout, env=env)
 
 

@@ -19,8 +19,8 @@ def test_quick_leaderboard(tmp_path, corpus_csv):
         assert set(r) == FIELDS and r["test_ce"] > 0 and 0 <= r["unk_share"] <= 1
         assert (r["gen_ms_per_word"] is None) == (r["name"] in COUNT) == (r["net_ce"] is None)
         assert r["peak_rss_mb"] > 0 and r["train_seconds"] is not None  # every row measured in its own process
-        # every grouped-split row has an open-vocabulary CE, above its closed one (the test has <unk> targets)
-        assert r["name"] == "classic-windows-split" or r["test_open_ce"] > r["test_ce"]
+        # every row has an open-vocabulary CE, above its closed one (the test has <unk> targets)
+        assert r["test_open_ce"] > r["test_ce"]
     by_name = {r["name"]: r for r in rows}
     assert by_name["kn-3"]["test_ce"] < by_name["unigram"]["test_ce"]
     own = by_name["mkn-5 (min count 1)"]
@@ -45,3 +45,22 @@ def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
     assert checks["rounds_missing"] == checks["guesses_missing_or_different"] == checks["rounds_acknowledged_twice"] == 0
     assert checks["rounds_stored"] == checks["rounds_acknowledged"] and checks["guesses_stored"] == checks["guesses_acknowledged"]
     assert "every acknowledged round and guess stored, none twice | yes" in (tmp_path / "WEB_LOAD.md").read_text()
+
+
+def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
+    result = run_script("-m", "bench.scale", "--data", str(corpus_csv), "--sizes", "40,60,80", "--work", str(tmp_path / "work"),
+                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "scale.json").read_text())
+    synthetic = 80 - len(abstracts)  # abstracts beyond the real file's are sampled from the shipped model
+    assert len(abstracts) > 60 and [(r["size"], r["synthetic"]) for r in rows] == [(40, 0), (60, 0), (80, synthetic)]
+    assert [r["prepare"]["documents"] for r in rows] == [40, 60, 80]
+    assert rows[0]["prepare"]["tokens"] < rows[1]["prepare"]["tokens"] < rows[2]["prepare"]["tokens"]
+    for r in rows:
+        assert r["prepare"]["origin"] == "built" and r["cached"]["origin"] == "cache"  # the second preparation reads the cache
+        assert set(r["prepare"]["laps"]) >= {"read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write"}
+        assert r["train"]["seconds_per_million_tokens"] > 0 and r["kn"]["test_ce"] > 0
+        assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn"))
+    table = (tmp_path / "SCALE.md").read_text()
+    assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
+    assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -31,8 +31,8 @@ def tf_config(ports: list[int], index: int) -> str:
     return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]}, "task": {"type": "worker", "index": index}})
 
 
-def start(args: list[str], index: int | None = None, ports: list[int] | None = None) -> subprocess.Popen:
-    env = dict(ENV) if index is None else {**ENV, "TF_CONFIG": tf_config(ports, index)}
+def start(args: list[str], index: int | None = None, ports: list[int] | None = None, extra: dict | None = None) -> subprocess.Popen:
+    env = {**ENV, **(extra or {})} if index is None else {**ENV, **(extra or {}), "TF_CONFIG": tf_config(ports, index)}
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -65,10 +65,13 @@ def test_multiworker_with_two_local_workers_matches_the_default_strategy(default
 def test_train_py_multiworker_writes_one_run_folder_from_the_chief(tmp_path, corpus_csv):
     ports, out = free_ports(2), tmp_path / "mw"
     args = ["train.py", "--data", str(corpus_csv), "--embeddings", "learned", "--strategy", "multiworker", "--out", str(out), *TINY_TRAIN]
-    procs = [start(args, i, ports) for i in (0, 1)]
+    fresh_cache = {"PATENTGEN_CACHE": str(tmp_path.parent / f"{tmp_path.name}-cache")}
+    procs = [start(args, i, ports, fresh_cache) for i in (0, 1)]
     outputs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
     assert "2 replica(s), global batch 8 (4 per replica)" in outputs[0][0]
+    # worker 0 prepares the corpus; worker 1 waits for it and reads the prepared corpus from the cache
+    assert "documents, prepared in" in outputs[0][0] and "from the prepared-corpus cache" in outputs[1][0]
     assert "worker 1: done" in outputs[1][0]
     assert (out / "metrics.json").is_file() and (out / "model.keras").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mw"]  # no staging folder of either worker left

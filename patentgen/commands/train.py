@@ -23,6 +23,8 @@ from patentgen.config import CORPUS_DEFAULTS, RESUMABLE_CHANGES, TrainConfig, de
 from patentgen.models.base import MODEL_SETTINGS
 from patentgen.errors import Interrupted, UserError
 
+# How long a multi-worker run's other workers wait for worker 0 to write the prepared corpus.
+WORKER_WAIT_SECONDS = 600.0
 GROUPS = ("data", "vocabulary and windows", "model", "training", "devices", "output")
 
 
@@ -84,6 +86,8 @@ def parser(kind: type = cli.Parser) -> argparse.ArgumentParser:
     g = groups["output"]
     g.add_argument("--out", help="run folder (default: models/<arch>-<embeddings>, models/numpy-rnn; with --corpus reddit: models/reddit-<arch>-<embeddings>, models/reddit-numpy-rnn)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    g.add_argument("--no-cache", action="store_true", help="prepare the corpus afresh and keep no copy (the prepared-corpus "
+                   "cache is in $PATENTGEN_CACHE, else ~/.cache/patentgen)")
     g.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     return p
 
@@ -170,6 +174,12 @@ def source_settings(path: str) -> dict:
     return settings
 
 
+def prepcache_dir() -> Path:
+    from patentgen import prepcache
+
+    return prepcache.cache_dir() / "prepared"
+
+
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -221,10 +231,15 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     from patentgen.tokenizer import UNK_ID
 
     source = runs.load_inference(cfg.init_from) if cfg.init_from else None  # complete and consistent
-    texts = corpus.read_texts(cfg.data, cfg.text_column, report=lambda line: log(f"note: {line}"))
     step.now = "preparing the corpus"
-    prepared = pipeline.prepare(cfg, texts, source.tokenizer if source else None)
-    log(f"corpus: {cfg.data}: {len(texts)} documents")
+    started = time.perf_counter()
+    wait = 0.0 if distribute.worker_index(cfg.strategy) == 0 else WORKER_WAIT_SECONDS  # worker 0 prepares, the others read
+    prepared, notes, origin = pipeline.prepare_corpus(cfg, source.tokenizer if source else None, not a.no_cache, wait)
+    for line in notes:
+        log(f"note: {line}")
+    came = {"cache": f"from the prepared-corpus cache ({prepcache_dir()})", "built": "prepared", "rebuilt":
+            "prepared again (its cache entry was damaged and was replaced)"}[origin]
+    log(f"corpus: {cfg.data}: {prepared.documents} documents, {came} in {time.perf_counter() - started:.1f} s")
     for side, counts in prepared.summary().items():
         log(f"  {side:5s} " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     tokenizer = prepared.tokenizer
@@ -432,7 +447,7 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
 
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
-        **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": len(prepared.texts),
+        **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": prepared.documents,
         "vocab_size": len(prepared.tokenizer), "caches": {k: metrics["caches"][k] for k in ("phrase", "word")},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {"patentgen": __version__, "python": sys.version.split()[0],
