@@ -175,9 +175,9 @@ def main(argv=None) -> int:
     deps.require("numpy")
     import numpy as np
 
-    from patentgen import runs
+    import patentgen
 
-    run = runs.load_inference(args.model)
+    run = patentgen.load(args.model).run  # the Python API's Generator; the run it holds
     unknown: list[str] = []
     if args.mode == "neighbors":
         text = neighbors(run, args)

@@ -239,7 +239,7 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         log(f"note: {line}")
     came = {"cache": f"from the prepared-corpus cache ({prepcache_dir()})", "built": "prepared", "rebuilt":
             "prepared again (its cache entry was damaged and was replaced)"}[origin]
-    log(f"corpus: {cfg.data}: {prepared.documents} documents, {came} in {time.perf_counter() - started:.1f} s")
+    log(f"corpus: {cfg.data}: {prepared.documents} documents, {came} in {time.perf_counter() - started:.2f} s")
     for side, counts in prepared.summary().items():
         log(f"  {side:5s} " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     tokenizer = prepared.tokenizer
