@@ -8,7 +8,7 @@ built. Pure: returns values, prints nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Prepared:
     split: Split | None  # None for the published windows protocol
     tokenizer: Tokenizer
     windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
+    corpus_sha256: str | None = None  # the corpus checksum, where the corpus was read from a file (prepare_corpus)
 
     def summary(self) -> dict:
         if self.split is None:
@@ -112,9 +113,10 @@ def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cac
     write the entry before preparing the corpus here. ``laps`` gets the time of each stage."""
     lap = laps or (lambda name: None)
     lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
-    root = prepcache.cache_dir() / "prepared"
+    root = prepcache.entries_dir()
     corpus.corpus_files(cfg.data)  # a missing corpus is a one-line error before anything else
-    name = prepcache.key(cfg, corpus.file_checksum(cfg.data), lower, tokenizer) if use_cache else ""
+    checksum = corpus.file_checksum(cfg.data)  # read once: the cache key and the run's config.json
+    name = prepcache.key(cfg, checksum, lower, tokenizer) if use_cache else ""
     lap("checksum")
     deadline = time.monotonic() + wait_seconds
     while use_cache and not (root / name).is_dir() and time.monotonic() < deadline:
@@ -125,12 +127,12 @@ def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cac
         if entry is not None:
             documents, split, kept, windows, notes = entry
             lap("cache read")
-            return Prepared(documents, split, kept, windows), notes, "cache"
+            return Prepared(documents, split, kept, windows, checksum), notes, "cache"
         damaged = True
     notes: list[str] = []
     texts = corpus.read_texts(cfg.data, cfg.text_column, report=notes.append)
     lap("read")
-    prepared = prepare(cfg, texts, tokenizer, laps)
+    prepared = replace(prepare(cfg, texts, tokenizer, laps), corpus_sha256=checksum)
     del texts
     if use_cache:
         prepcache.store(root, name, prepared.documents, prepared.split, prepared.tokenizer, prepared.windows, cfg.window, notes)

@@ -47,6 +47,11 @@ def cache_dir() -> Path:
     return Path(base) / "patentgen"
 
 
+def entries_dir() -> Path:
+    """The folder holding one folder per prepared corpus."""
+    return cache_dir() / "prepared"
+
+
 def _sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -57,7 +57,6 @@ def add_config_flags(p: argparse.ArgumentParser, groups: dict) -> None:
 
     for f in fields(TrainConfig):
         m = f.metadata
-        flag = m.get("name", "--" + f.name.replace("_", "-"))
         kwargs = {"dest": f.name, "help": m["help"]}
         if m.get("action"):
             kwargs.update(action=m["action"], default=f.default)
@@ -71,7 +70,7 @@ def add_config_flags(p: argparse.ArgumentParser, groups: dict) -> None:
             kwargs["help"] += ": " + "; ".join(a.summary for a in models.REGISTRY.values())
         shown = shown_default(f)
         kwargs["help"] += f" (default: {shown})" if shown else ""
-        groups[m["group"]].add_argument(flag, **kwargs)
+        groups[m["group"]].add_argument(flag_of(f), **kwargs)
 
 
 def parser(kind: type = cli.Parser) -> argparse.ArgumentParser:
@@ -92,9 +91,10 @@ def parser(kind: type = cli.Parser) -> argparse.ArgumentParser:
     return p
 
 
-def flag_of(name: str) -> str:
-    f = next(f for f in fields(TrainConfig) if f.name == name)
-    return f.metadata.get("name", "--" + name.replace("_", "-"))
+def flag_of(field) -> str:
+    """The flag of a TrainConfig field (a field, or its name): its metadata's ``name``, else --field-name."""
+    f = field if not isinstance(field, str) else next(f for f in fields(TrainConfig) if f.name == field)
+    return f.metadata.get("name", "--" + f.name.replace("_", "-"))
 
 
 def parse(argv=None, kind: type = cli.Parser) -> tuple[TrainConfig, Path, argparse.Namespace]:
@@ -174,12 +174,6 @@ def source_settings(path: str) -> dict:
     return settings
 
 
-def prepcache_dir() -> Path:
-    from patentgen import prepcache
-
-    return prepcache.cache_dir() / "prepared"
-
-
 def log(message: str) -> None:
     print(message, flush=True)
 
@@ -226,7 +220,7 @@ def main(argv=None, kind: type = cli.Parser) -> int:
 
 
 def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int:
-    from patentgen import distribute, models, pipeline, runs
+    from patentgen import distribute, models, pipeline, prepcache, runs
     from patentgen.embeddings import glove_matrix
     from patentgen.tokenizer import UNK_ID
 
@@ -237,7 +231,7 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     prepared, notes, origin = pipeline.prepare_corpus(cfg, source.tokenizer if source else None, not a.no_cache, wait)
     for line in notes:
         log(f"note: {line}")
-    came = {"cache": f"from the prepared-corpus cache ({prepcache_dir()})", "built": "prepared", "rebuilt":
+    came = {"cache": f"from the prepared-corpus cache ({prepcache.entries_dir()})", "built": "prepared", "rebuilt":
             "prepared again (its cache entry was damaged and was replaced)"}[origin]
     log(f"corpus: {cfg.data}: {prepared.documents} documents, {came} in {time.perf_counter() - started:.2f} s")
     for side, counts in prepared.summary().items():
@@ -447,7 +441,7 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
 
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
-        **cfg.to_json(), "corpus_sha256": corpus.file_checksum(cfg.data), "documents": prepared.documents,
+        **cfg.to_json(), "corpus_sha256": prepared.corpus_sha256, "documents": prepared.documents,
         "vocab_size": len(prepared.tokenizer), "caches": {k: metrics["caches"][k] for k in ("phrase", "word")},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {"patentgen": __version__, "python": sys.version.split()[0],

@@ -49,10 +49,9 @@ class Architecture:
 
     def load(self, path: Path, vocab_size: int):
         """The numpy inference model of a run folder's weights."""
-        import numpy as np
+        from ..runs import weights_of
 
-        with np.load(Path(path) / "weights.npz") as archive:
-            return self.numpy_lm({name: archive[name] for name in archive.files})
+        return self.numpy_lm(weights_of(path))
 
     def train_numpy(self, cfg, prepared, stage: Path, log):
         """For architectures trained outside Keras: (model, history rows, seconds, out of time)."""
