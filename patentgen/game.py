@@ -149,15 +149,15 @@ class Game:
 
 
 def from_run(run, rules: Rules = Rules(), data: str | None = None) -> Game:
-    """A game over a loaded run's test abstracts (the corpus recomputed from ``data`` or the
-    path the run recorded, checked by checksum), sampling from its model."""
+    """A game over a loaded run's test abstracts (from the prepared-corpus cache, or the corpus
+    from ``data`` or the path the run recorded, checked by checksum), sampling from its model."""
     from . import generation, runs
 
-    texts = runs.corpus_texts(run, data)
     test_ids = runs.split_indices(run, "test")
+    tokens = runs.split_tokens(run, "test", data=data)  # from the prepared-corpus cache where it can
 
     def sample(seed: list[str], n: int, sampler: sampling.Sampler, rng: np.random.Generator) -> list[str]:
         return generation.continue_text(run, seed, n, rng, sampler).words
 
-    docs = {i: run.tokenizer.text_to_tokens(texts[i]) for i in test_ids}
+    docs = dict(zip(test_ids, tokens))
     return Game(docs, sample, rules, run.tokenizer.can_write)

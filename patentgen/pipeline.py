@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +28,7 @@ class Prepared:
     tokenizer: Tokenizer
     windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
     corpus_sha256: str | None = None  # the corpus checksum, where the corpus was read from a file (prepare_corpus)
+    held_out: dict[str, list[list[str]]] | None = None  # "val", "test": each document's tokens, in split order (None: no split)
 
     def summary(self) -> dict:
         if self.split is None:
@@ -101,7 +103,25 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
             f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window; "
             "give the corpus more documents or a smaller --window"
         )
-    return Prepared(len(texts), split, tokenizer, windows)
+    held_out = {side: [tokens[i] for i in split.side(side)] for side in SIDES[1:]}
+    return Prepared(len(texts), split, tokenizer, windows, held_out=held_out)
+
+
+def entry_path(cfg: TrainConfig, checksum: str, tokenizer: Tokenizer | None = None) -> Path:
+    """The cache entry of ``cfg`` on the corpus with ``checksum`` (``tokenizer``: one kept from
+    the run fine-tuned from), whether or not it exists."""
+    lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
+    return prepcache.entries_dir() / prepcache.key(cfg, checksum, lower, tokenizer)
+
+
+def from_cache(entry: Path, checksum: str) -> tuple[Prepared, list[str]] | None:
+    """The prepared corpus in a sound cache entry, and the notes of reading its corpus; None if
+    the entry is missing or damaged."""
+    loaded = prepcache.load(entry) if entry.is_dir() else None
+    if loaded is None:
+        return None
+    documents, split, kept, windows, notes, held_out = loaded
+    return Prepared(documents, split, kept, windows, checksum, held_out), notes
 
 
 def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cache: bool = True,
@@ -112,29 +132,24 @@ def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cac
     ``wait_seconds``: how long to wait for another process (worker 0 of a multi-worker run) to
     write the entry before preparing the corpus here. ``laps`` gets the time of each stage."""
     lap = laps or (lambda name: None)
-    lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
-    root = prepcache.entries_dir()
     corpus.corpus_files(cfg.data)  # a missing corpus is a one-line error before anything else
     checksum = corpus.file_checksum(cfg.data)  # read once: the cache key and the run's config.json
-    name = prepcache.key(cfg, checksum, lower, tokenizer) if use_cache else ""
+    entry = entry_path(cfg, checksum, tokenizer)
     lap("checksum")
     deadline = time.monotonic() + wait_seconds
-    while use_cache and not (root / name).is_dir() and time.monotonic() < deadline:
+    while use_cache and not entry.is_dir() and time.monotonic() < deadline:
         time.sleep(0.5)
-    damaged = False
-    if use_cache and (root / name).is_dir():
-        entry = prepcache.load(root / name)
-        if entry is not None:
-            documents, split, kept, windows, notes = entry
-            lap("cache read")
-            return Prepared(documents, split, kept, windows, checksum), notes, "cache"
-        damaged = True
+    damaged = use_cache and entry.is_dir()
+    found = from_cache(entry, checksum) if use_cache else None
+    if found is not None:
+        lap("cache read")
+        return (*found, "cache")
     notes: list[str] = []
     texts = corpus.read_texts(cfg.data, cfg.text_column, report=notes.append)
     lap("read")
     prepared = replace(prepare(cfg, texts, tokenizer, laps), corpus_sha256=checksum)
     del texts
     if use_cache:
-        prepcache.store(root, name, prepared.documents, prepared.split, prepared.tokenizer, prepared.windows, cfg.window, notes)
+        prepcache.store(entry.parent, entry.name, prepared, cfg.window, notes)
         lap("cache write")
     return prepared, notes, "rebuilt" if damaged else "built"

@@ -5,7 +5,8 @@ covers everything that shapes the prepared corpus: the corpus checksum, the sett
 it (text column, corpus kind, case, split, shares, seed, vocabulary rule, window, a kept
 tokenizer), and the source of the modules that compute it, so that changed code never reads an
 old entry. It holds the tokenizer, the split (with its groups) and each side's window arrays as
-``.npy`` files, memory-mapped when read, and ``meta.json`` with every file's size and SHA-256:
+``.npy`` files, memory-mapped when read, the held-out sides' documents as tokens (for the game and
+``generate.py --random``, read only when asked for), and ``meta.json`` with every file's size and SHA-256:
 an entry that does not match them is damaged, and is removed and rebuilt, never trusted.
 Entries are written into a hidden temporary folder and renamed into place whole.
 
@@ -30,11 +31,11 @@ from .split import Split
 from .tokenizer import Tokenizer
 from .windows import Windows
 
-FORMAT = 1
+FORMAT = 2
 CACHE_ENV = "PATENTGEN_CACHE"
 ARRAYS = ("flat", "starts", "chunks", "spelling")
 # The modules whose code shapes a prepared corpus: a change to any of them changes every key.
-SHAPING = ("corpus.py", "split.py", "tokenizer.py", "openvocab.py", "windows.py", "pipeline.py", "prepcache.py")
+SHAPING = ("corpus.py", "split.py", "arrays.py", "tokenizer.py", "openvocab.py", "windows.py", "pipeline.py", "prepcache.py")
 # The TrainConfig fields that shape it (with the corpus checksum, the effective case and a kept tokenizer).
 SETTINGS = ("text_column", "corpus", "split", "split_seed", "val_share", "test_share", "min_count", "max_vocab", "window")
 
@@ -85,21 +86,60 @@ def _load_windows(folder: Path, side: str, window: int) -> Windows:
     return Windows(arrays["flat"], arrays["starts"], arrays["chunks"], window, arrays["spelling"])
 
 
-def store(root: Path, name: str, documents: int, split: Split | None, tokenizer: Tokenizer,
-          windows: dict[str, Windows], window: int, notes: list[str]) -> Path:
-    """Write an entry (atomically: a temporary folder renamed into place); its path."""
+def _save_tokens(folder: Path, side: str, docs: list[list[str]]) -> None:
+    """A side's documents as tokens: its distinct words (JSON), every token as an index into them
+    and each document's offset (.npy)."""
+    words = sorted({word for doc in docs for word in doc})
+    index = {word: i for i, word in enumerate(words)}
+    lengths = np.fromiter(map(len, docs), np.int64, len(docs))
+    tokens = np.fromiter((index[word] for doc in docs for word in doc), np.int32, int(lengths.sum()))
+    (folder / f"{side}.words.json").write_text(json.dumps(words), encoding="utf-8")
+    np.save(folder / f"{side}.tokens.npy", tokens)
+    np.save(folder / f"{side}.offsets.npy", np.concatenate([[0], np.cumsum(lengths)]))
+
+
+class HeldOut:
+    """The held-out sides' documents as tokens, read from an entry when first asked for:
+    ``held_out["test"]`` is a list of token lists in split order."""
+
+    def __init__(self, folder: Path, sides: tuple[str, ...]):
+        self.folder, self.sides, self._read = folder, sides, {}
+
+    def __contains__(self, side: str) -> bool:
+        return side in self.sides
+
+    def __getitem__(self, side: str) -> list[list[str]]:
+        if side not in self.sides:
+            raise KeyError(side)
+        if side not in self._read:
+            words = json.loads((self.folder / f"{side}.words.json").read_text(encoding="utf-8"))
+            tokens = np.load(self.folder / f"{side}.tokens.npy")
+            offsets = np.load(self.folder / f"{side}.offsets.npy")
+            spelled = [words[i] for i in tokens.tolist()]
+            self._read[side] = [spelled[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        return self._read[side]
+
+
+def store(root: Path, name: str, prepared, window: int, notes: list[str]) -> Path:
+    """Write an entry for a ``pipeline.Prepared`` (atomically: a temporary folder renamed into
+    place); its path."""
     root.mkdir(parents=True, exist_ok=True)
     final = root / name
     temp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    windows, split = prepared.windows, prepared.split
     try:
-        tokenizer.save(temp / "tokenizer.json")
+        prepared.tokenizer.save(temp / "tokenizer.json")
         sides = {"train": "train", "val": "val", "test": "val" if windows["test"] is windows["val"] else "test"}
         for side in sorted(set(sides.values())):
             _save_windows(temp, side, windows[side])
+        held_out = sorted(prepared.held_out) if prepared.held_out else []
+        for side in held_out:
+            _save_tokens(temp, side, prepared.held_out[side])
         split_json = {**split.to_json(), "groups": list(split.groups)} if split else None
         (temp / "split.json").write_text(json.dumps(split_json), encoding="utf-8")
         files = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(temp.iterdir())}
-        meta = {"format": FORMAT, "documents": documents, "window": window, "sides": sides, "notes": notes, "files": files}
+        meta = {"format": FORMAT, "documents": prepared.documents, "window": window, "sides": sides, "held_out": held_out,
+                "notes": notes, "files": files}
         (temp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if final.exists():
             shutil.rmtree(final, ignore_errors=True)  # a damaged entry, or one another process just wrote
@@ -123,9 +163,9 @@ def check(folder: Path) -> dict | None:
         return None
 
 
-def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows], list[str]] | None:
-    """(documents, split, tokenizer, windows by side, notes from reading the corpus) of a sound
-    entry; None if it is damaged."""
+def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows], list[str], HeldOut] | None:
+    """(documents, split, tokenizer, windows by side, notes from reading the corpus, the held-out
+    sides' tokens) of a sound entry; None if it is damaged."""
     meta = check(folder)
     if meta is None:
         return None
@@ -135,6 +175,7 @@ def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows]
         split = Split(*(tuple(split_json[k]) for k in ("train", "val", "test", "groups"))) if split_json else None
         loaded = {side: _load_windows(folder, side, meta["window"]) for side in set(meta["sides"].values())}
         windows = {side: loaded[stored] for side, stored in meta["sides"].items()}
-        return meta["documents"], split, tokenizer, windows, list(meta.get("notes", []))
+        held_out = HeldOut(folder, tuple(meta["held_out"]))
+        return meta["documents"], split, tokenizer, windows, list(meta["notes"]), held_out
     except (OSError, ValueError, KeyError, TypeError, UserError):  # any unreadable part: rebuild
         return None

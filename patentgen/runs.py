@@ -214,16 +214,25 @@ def weights_of(path: str | Path) -> dict[str, np.ndarray]:
         raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
 
 
-def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
-    """The documents of the corpus a run was trained on (checked by checksum): ``data`` if
-    given, else the path the run recorded, else a file of that name in a data folder
-    (``config.data_folders``: $PATENTGEN_DATA, data/, the user's data folder)."""
-    from .config import DATA_ENV, data_folders
+def corpus_path(run: Run, data: str | None = None) -> Path:
+    """The corpus file of a run: ``data`` if given, else the path the run recorded, else a file of
+    that name in a data folder (``config.data_folders``: $PATENTGEN_DATA, data/, the user's data
+    folder); it may not exist."""
+    from .config import data_folders
 
     name = Path(run.config["data"]).name
     candidates = [Path(data)] if data else [Path(run.config["data"]), *(folder / name for folder in data_folders())]
-    path = next((p for p in candidates if p.exists()), Path(data) if data else data_folders()[0] / name)
+    return next((p for p in candidates if p.exists()), Path(data) if data else data_folders()[0] / name)
+
+
+def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
+    """The documents of the corpus a run was trained on (checked by checksum), from
+    ``corpus_path``."""
+    from .config import DATA_ENV, data_folders
+
+    path = corpus_path(run, data)
     if not path.exists():
+        name = Path(run.config["data"]).name
         raise UserError(
             f"corpus {path} not found; put the file the model was trained on ({name}) in "
             f"{data_folders()[0]} (or set {DATA_ENV} to the folder that holds it) or pass --data PATH"
@@ -231,6 +240,32 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
     if corpus.file_checksum(path) != run.config.get("corpus_sha256"):
         raise UserError(f"{path} is not the corpus this model was trained on (SHA-256 differs); pass the right --data")
     return corpus.read_texts(path, text_column or run.config.get("text_column"))
+
+
+def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None) -> list[list[str]] | None:
+    """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache (the
+    entry of the run's corpus and settings, built here from the corpus file if missing), when
+    that entry holds exactly the run's split of that side; else None. Without the corpus file,
+    a sound entry for the checksum the run recorded is enough."""
+    from dataclasses import replace
+
+    from . import pipeline
+    from .config import TrainConfig
+
+    cfg = TrainConfig.from_json(run.config)
+    cfg = replace(cfg, text_column=text_column or cfg.text_column)
+    kept = run.tokenizer if cfg.init_from else None  # a fine-tuned run prepared its corpus with the tokenizer it kept
+    path, recorded = corpus_path(run, data), run.config.get("corpus_sha256")
+    if not recorded or (data and not path.exists()) or (path.exists() and corpus.file_checksum(path) != recorded):
+        return None  # corpus_texts says what is wrong
+    found = pipeline.from_cache(pipeline.entry_path(cfg, recorded, kept), recorded)
+    if found is None and path.exists():
+        found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
+    prepared = found[0] if found else None
+    held_out = prepared.held_out if prepared and prepared.split else None
+    if held_out is None or side not in held_out or list(prepared.split.side(side)) != split_indices(run, side):
+        return None  # the run's split came from other code: its own documents, from the corpus file
+    return held_out[side]
 
 
 def split_indices(run: Run, side: str) -> list[int]:
@@ -241,9 +276,14 @@ def split_indices(run: Run, side: str) -> list[int]:
 
 
 def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[list[str]]:
-    """Tokens of each document of one side of the run's split."""
+    """Tokens of each document of one side of the run's split, in split order: a held-out side
+    from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file."""
+    indices = split_indices(run, side)
+    cached = cached_tokens(run, side, data, text_column) if side != "train" else None
+    if cached is not None:
+        return cached
     texts = corpus_texts(run, data, text_column)
-    return [run.tokenizer.text_to_tokens(texts[i]) for i in split_indices(run, side)]
+    return [run.tokenizer.text_to_tokens(texts[i]) for i in indices]
 
 
 def split_windows(run: Run, side: str, data: str | None = None, text_column: str | None = None):

@@ -14,6 +14,7 @@ from conftest import TINY_TRAIN as TINY
 from conftest import run_script, write_csv
 from patentgen import pipeline, prepcache
 from patentgen.config import TrainConfig
+from patentgen.errors import UserError
 
 
 @pytest.fixture()
@@ -119,3 +120,46 @@ def test_bad_rows_are_reported_again_when_the_corpus_comes_from_the_cache(cache,
     assert origin == "built" and len(notes) == 1 and "skipped 2 bad rows" in notes[0]
     _, again, origin = pipeline.prepare_corpus(cfg)
     assert origin == "cache" and again == notes
+
+
+def _file_tokens(run, corpus_csv, side):
+    from patentgen import corpus, runs
+
+    texts = corpus.read_texts(corpus_csv)
+    return [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, side)]
+
+
+def test_the_game_and_random_seeds_read_the_held_out_documents_from_the_cache(cache, tiny_run, corpus_csv, tmp_path, monkeypatch):
+    from patentgen import corpus, runs
+
+    run = runs.load_inference(tiny_run[0])
+    expected = {side: _file_tokens(run, corpus_csv, side) for side in ("val", "test")}
+    assert runs.split_tokens(run, "test", data=str(corpus_csv)) == expected["test"]  # builds the entry
+    (entry,) = cache.iterdir()
+    assert {"test.tokens.npy", "val.words.json"} <= {p.name for p in entry.iterdir()}
+    monkeypatch.setattr(corpus, "read_texts", lambda *a, **k: pytest.fail("read the corpus file"))
+    for side in ("val", "test"):  # the second start reads the entry, not the corpus
+        assert runs.split_tokens(run, side, data=str(corpus_csv)) == expected[side]
+    moved = tmp_path / "elsewhere.csv"
+    moved.write_bytes(corpus_csv.read_bytes())
+    assert runs.split_tokens(run, "test", data=str(moved)) == expected["test"]  # the same checksum: the same entry
+    stranger = write_csv(tmp_path / "stranger.csv", ["another corpus altogether with words"] * 30)
+    with pytest.raises(UserError, match="not the corpus this model was trained on"):  # no entry stands in for it
+        runs.split_tokens(run, "test", data=str(stranger))
+    monkeypatch.setitem(run.config, "data", str(tmp_path / "gone.csv"))  # no corpus file at all: the entry is enough
+    assert runs.split_tokens(run, "test") == expected["test"]
+
+
+def test_a_run_whose_split_differs_from_the_entry_reads_its_own_documents(cache, tiny_run, corpus_csv, tmp_path):
+    import shutil
+
+    from patentgen import runs
+
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run[0], copy)
+    split = json.loads((copy / "split.json").read_text())
+    split["test"], split["train"] = split["test"][1:], split["train"] + split["test"][:1]  # as older code might have split
+    (copy / "split.json").write_text(json.dumps(split))
+    run = runs.load_inference(copy)
+    assert runs.cached_tokens(run, "test", str(corpus_csv)) is None
+    assert runs.split_tokens(run, "test", data=str(corpus_csv)) == _file_tokens(run, corpus_csv, "test")

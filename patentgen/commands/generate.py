@@ -97,8 +97,7 @@ def random_seed_words(run, args, rng) -> tuple[list[str], list[str]]:
     from patentgen.errors import UserError
 
     window = run.config["window"]
-    texts = runs.corpus_texts(run, args.data)
-    docs = [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, "test")]
+    docs = runs.split_tokens(run, "test", data=args.data)  # from the prepared-corpus cache where it can
     candidates = [tokens for tokens in docs if len(tokens) > window]
     if not candidates:
         raise UserError(f"no test abstract is longer than {window} words; pass another --data")
