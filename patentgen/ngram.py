@@ -13,7 +13,8 @@ that order's count-of-counts n1..n4: ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/
 ``D2 = 2 - 3Y n3/n2``, ``D3+ = 3 - 4Y n4/n3``; a context's mass for the lower order is the sum
 of the discounts of the words seen after it, over its total count.
 
-Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits a few GB. An
+Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits a few GB, and
+their sorts and lookups (``arrays``) take time that grows linearly with the corpus. An
 n-gram is one int64 key built from the rank of a shorter one among the distinct shorter ones:
 exact (no hashing, so no collisions) while distinct n-grams * V < 2**63. Contexts are keyed
 right to left (``rank of the (n-1)-gram suffix * V + first id``), so one ``np.searchsorted``
@@ -27,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from . import arrays
 
 
 class Unigram:
@@ -62,16 +65,8 @@ def discounts(counts_of_counts: Sequence[int], modified: bool) -> tuple[float, f
     return (d1, d2, d3)
 
 
-def _index(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Where each key (B,) is in the sorted distinct ``sorted_keys``, -1 where it is absent; (B,)."""
-    at = np.searchsorted(sorted_keys, keys)  # (B,)
-    found = at < len(sorted_keys)
-    found[found] = sorted_keys[at[found]] == keys[found]
-    return np.where(found, at, -1)
-
-
 def _find(sorted_keys: np.ndarray, key: int) -> int:
-    """``_index`` of one key, without array overhead."""
+    """``arrays.index`` of one key, without array overhead."""
     at = int(np.searchsorted(sorted_keys, key))
     return at if at < len(sorted_keys) and sorted_keys[at] == key else -1
 
@@ -80,8 +75,8 @@ def _positions(docs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every document's ids end to end (N,), and for each position how many ids its document
     has from there on, itself included (N,): an n-gram starts where that is at least n."""
     lengths = np.array([len(doc) for doc in docs], np.int64)  # (D,)
-    ids = np.concatenate([np.asarray(doc, np.int64) for doc in docs]) if docs else np.zeros(0, np.int64)
-    return ids, np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))
+    ids = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
+    return ids, (np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))).astype(np.int32)
 
 
 def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, order: int) -> tuple[list[np.ndarray], list[tuple]]:
@@ -90,20 +85,20 @@ def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, order: int) -> tu
     for each level the sorted keys ``rank of ids[:-1] in suffixed[n-1] * V + ids[-1]`` (U_n,) with
     their counts (U_n,): continuation counts below ``order``, raw counts at ``order``."""
     suffixed, levels = [np.zeros(1, np.int64)], []
-    ranks = np.zeros(len(ids), np.int64)  # (N,) rank in suffixed[n-1] of the (n-1)-gram at each position, -1: none
+    ranks = np.zeros(len(ids), np.int32)  # (N,) rank in suffixed[n-1] of the (n-1)-gram at each position, -1: none
     for n in range(1, order + 1):
         at = np.flatnonzero(room >= n)  # (M,) positions that start an n-gram
         tails = ranks[at + 1] if n > 1 else ranks[at]  # (M,) the (n-1)-gram after the first id (n = 1: the empty gram)
-        keys, rank = np.unique(tails * vocab_size + ids[at], return_inverse=True)  # (U_n,), (M,)
+        keys, rank = arrays.unique_inverse(tails * np.int64(vocab_size) + ids[at])  # (U_n,), (M,)
         del tails  # one array of M fewer at the peak
-        grams, gram = np.unique(ranks[at] * vocab_size + ids[at + n - 1], return_inverse=True)  # (U_n,), (M,)
+        grams, gram = arrays.unique_inverse(ranks[at] * np.int64(vocab_size) + ids[at + n - 1])  # (U_n,), (M,)
         if n > 1:  # distinct n-grams ending with each (n-1)-gram: how many different words precede it
             levels[-1][1][to_gram] = np.bincount(keys // vocab_size, minlength=len(to_gram))
-        to_gram = np.empty(len(keys), np.int64)  # (U_n,) suffixed rank -> rank in grams
+        to_gram = np.empty(len(keys), gram.dtype)  # (U_n,) suffixed rank -> rank in grams
         to_gram[rank] = gram
         levels.append((grams, np.bincount(gram, minlength=len(grams))))  # raw counts, replaced below order
         suffixed.append(keys)
-        ranks = np.full(len(ids), -1, np.int64)
+        ranks = np.full(len(ids), -1, rank.dtype)
         ranks[at] = rank
     return suffixed[:order], levels
 
@@ -146,14 +141,14 @@ class KneserNey:
         for k in range(1, min(self.order - 1, ids.shape[1]) + 1):
             word = ids[:, -k]  # (B,)
             known = (ranks[-1] >= 0) & (word >= 0) & (word < self.vocab_size)
-            ranks.append(_index(self.suffixed[k], np.where(known, ranks[-1] * self.vocab_size + word, -1)))
+            ranks.append(arrays.index(self.suffixed[k], np.where(known, ranks[-1] * self.vocab_size + word, -1)))
         return ranks
 
     def _interpolate(self, probs: np.ndarray, n: int, contexts: np.ndarray) -> np.ndarray:
         """Mixes order n into ``probs`` (B, V) in place: each row whose context (B,) has n-grams
         here keeps ``gamma`` of the lower orders and gains its n-grams' weights."""
         level = self.levels[n]
-        found = _index(level.contexts, contexts)  # (B,)
+        found = arrays.index(level.contexts, contexts)  # (B,)
         rows = np.flatnonzero(found >= 0)  # (R,)
         begin, end = level.bounds[found[rows]], level.bounds[found[rows] + 1]  # (R,)
         lengths = end - begin
@@ -198,8 +193,8 @@ class KneserNey:
         probs = np.full(len(targets), 1.0 / self.vocab_size)  # (N,)
         for n, ranks in enumerate(self._context_ranks(np.asarray(contexts, np.int64)), 1):
             level = self.levels[n]
-            found = _index(level.contexts, ranks)  # (N,)
+            found = arrays.index(level.contexts, ranks)  # (N,)
             probs[found >= 0] *= level.gamma[found[found >= 0]]
-            entry = _index(level.keys, np.where(found >= 0, ranks * self.vocab_size + targets, -1))  # (N,)
+            entry = arrays.index(level.keys, np.where(found >= 0, ranks * self.vocab_size + targets, -1))  # (N,)
             probs[entry >= 0] += level.weights[entry[entry >= 0]]
         return np.log(probs)

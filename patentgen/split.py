@@ -14,10 +14,11 @@ corpus (at most 100 pair keys per n-gram occurrence, by the boilerplate bound).
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+
+from .arrays import differs
 
 SIDES = ("train", "val", "test")
 # An n-gram shared by more documents than this is boilerplate, not evidence of copying.
@@ -134,13 +135,6 @@ def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarr
     return np.concatenate(hashes), np.concatenate(owners)
 
 
-def _differs(values: np.ndarray) -> np.ndarray:
-    """Whether each element differs from the one before it (the first does)."""
-    flags = np.ones(len(values), bool)
-    flags[1:] = values[1:] != values[:-1]
-    return flags
-
-
 def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """The positions of the hashes whose top bits another hash shares, in (top bits, position)
     order, and the number of each one's run of equal top bits. Sorts (top bits << bits | position)
@@ -150,7 +144,7 @@ def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, 
     keys = hashes & ~low
     keys |= np.arange(len(hashes), dtype=np.uint64)
     keys.sort()
-    first = _differs(keys >> np.uint64(bits))
+    first = differs(keys >> np.uint64(bits))
     candidate = ~first
     candidate[:-1] |= ~first[1:]
     return (keys[candidate] & low).astype(np.int64), np.cumsum(first[candidate])
@@ -161,12 +155,12 @@ def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) 
     such n-gram, runs in hash order)."""
     places, segment = _prefix_sorted(hashes, position_bits)
     full = hashes[places]
-    clash = ~_differs(segment) & _differs(full)  # top bits shared by two hashes: put in hash order
+    clash = ~differs(segment) & differs(full)  # top bits shared by two hashes: put in hash order
     if clash.any():
         fix = np.flatnonzero(np.isin(segment, segment[clash]))
         order = np.lexsort((places[fix], full[fix], segment[fix]))
         places[fix], full[fix] = places[fix][order], full[fix][order]
-    first = _differs(full)
+    first = differs(full)
     shared = ~first
     shared[:-1] |= ~first[1:]
     keys = np.cumsum(first[shared]).astype(np.uint64) << np.uint64(32)
@@ -180,7 +174,7 @@ def _pair_keys(runs: np.ndarray, documents: int, max_docs: int) -> np.ndarray:
     n-gram is in 2 to ``max_docs`` documents."""
     run = runs >> np.uint64(32)
     owner = (runs & _LOW).astype(np.int64)
-    starts = np.flatnonzero(_differs(run))
+    starts = np.flatnonzero(differs(run))
     lengths = np.diff(np.concatenate([starts, [len(run)]]))
     kept = (lengths > 1) & (lengths <= max_docs)
     owner, lengths = owner[np.repeat(kept, lengths)], lengths[kept]
@@ -207,7 +201,7 @@ def near_duplicate_pairs(ids: np.ndarray, offsets: np.ndarray, n: int = 8, thres
     sizes = np.bincount(owner, minlength=documents)
     runs = _shared_runs(hashes, owner)
     del hashes, owner
-    repeated = ~_differs(runs)  # an n-gram again in one document
+    repeated = ~differs(runs)  # an n-gram again in one document
     sizes -= np.bincount((runs[repeated] & _LOW).astype(np.int64), minlength=documents)
     keys = _pair_keys(runs[~repeated], documents, max_docs)
     del runs
@@ -217,7 +211,7 @@ def near_duplicate_pairs(ids: np.ndarray, offsets: np.ndarray, n: int = 8, thres
 
 
 def _over_threshold(keys: np.ndarray, sizes: np.ndarray, threshold: float) -> np.ndarray:
-    starts = np.flatnonzero(_differs(keys))
+    starts = np.flatnonzero(differs(keys))
     shared = np.diff(np.concatenate([starts, [len(keys)]]))
     a, b = np.divmod(keys[starts], len(sizes))
     hit = shared > threshold * np.minimum(sizes[a], sizes[b])
@@ -257,24 +251,20 @@ def groups_of_ids(ids: np.ndarray, offsets: np.ndarray, n: int = 8, threshold: f
 
 
 def split_groups(groups: list[int], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Split:
-    """Shuffle groups with ``seed`` and fill train, then val, then test, by document count."""
-    members: dict[int, list[int]] = defaultdict(list)
-    for doc_id, group in enumerate(groups):
-        members[group].append(doc_id)
-    order = np.random.default_rng(seed).permutation(len(members))
-    group_ids = list(members)
-    total = len(groups)
-    bounds = np.cumsum(fractions) * total
-    sides: dict[str, list[int]] = {name: [] for name in SIDES}
-    placed = 0
-    for position in order:
-        docs = members[group_ids[position]]
-        # A group goes to the side whose share its middle document falls into.
-        middle = placed + len(docs) / 2
-        side = SIDES[min(int(np.searchsorted(bounds, middle, side="right")), len(SIDES) - 1)]
-        sides[side].extend(docs)
-        placed += len(docs)
-    return Split(*(tuple(sorted(sides[name])) for name in SIDES), groups=tuple(groups))
+    """Shuffle groups with ``seed`` and fill train, then val, then test, by document count: a
+    group goes to the side whose share its middle document falls into."""
+    labels = np.asarray(groups, np.int64)  # (D,)
+    distinct, first, of_doc = np.unique(labels, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")  # (G,) groups in the order of their first document
+    sizes = np.bincount(of_doc, minlength=len(distinct))[by_first]  # (G,)
+    order = np.random.default_rng(seed).permutation(len(distinct))  # (G,) positions in that order
+    placed = np.cumsum(sizes[order]) - sizes[order]  # (G,) documents placed before each
+    bounds = np.cumsum(fractions) * len(labels)
+    side = np.minimum(np.searchsorted(bounds, placed + sizes[order] / 2, side="right"), len(SIDES) - 1)  # (G,)
+    side_of = np.empty(len(distinct), np.int64)  # (G,) by the rank of the group's label
+    side_of[by_first[order]] = side
+    of_side = side_of[of_doc]  # (D,)
+    return Split(*(tuple(np.flatnonzero(of_side == k).tolist()) for k in range(len(SIDES))), groups=tuple(labels.tolist()))
 
 
 def grouped_split(docs: list[list[str]], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Split:

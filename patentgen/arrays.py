@@ -1,0 +1,76 @@
+"""Sorting, distinct values and lookups on large integer arrays, in time that grows linearly.
+
+Owns the array primitives that the near-duplicate grouping (``split``) and the Kneser-Ney counts
+(``ngram``) run on millions of n-grams. A plain sort or binary search of an array much larger
+than the processor's cache costs more per element as the array grows (cache and TLB misses), so
+at 100,000 abstracts numpy's ``sort``, ``unique`` and ``searchsorted`` grew 1.2 to 1.5 times
+faster than the corpus. Here:
+
+* ``unique_inverse``: ``np.unique(values, return_inverse=True)`` by sorting (value, position)
+  packed into one uint64 in place, where both fit, rather than an argsort and gathers;
+* ``index``: where each query is in a sorted array of distinct values, searched in sorted
+  order so that neighbouring queries touch neighbouring memory.
+
+Same results as numpy's, bit for bit (tested); only the memory access pattern differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_SMALL = 1 << 18  # fewer values than this: numpy's own, the overheads would dominate
+
+
+def differs(values: np.ndarray) -> np.ndarray:
+    """Whether each element differs from the one before it (the first does)."""
+    flags = np.ones(len(values), bool)
+    flags[1:] = values[1:] != values[:-1]
+    return flags
+
+
+def _index_type(count: int) -> type:
+    return np.int32 if count < 2**31 else np.int64
+
+
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of non-negative int64 ``values`` (N,): the
+    sorted distinct values (U,) and each value's index among them (N,; int32 where that holds
+    it: half the memory traffic). ``values`` is scratch space: its contents are lost."""
+    count = len(values)
+    position_bits = max(int(count - 1).bit_length(), 1)
+    if count <= _SMALL or int(values.max(initial=0)).bit_length() + position_bits > 64:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return distinct, inverse.astype(_index_type(count), copy=False)
+    packed = values.view(np.uint64)  # (N,) value, then position, in place
+    packed <<= np.uint64(position_bits)
+    positions = np.arange(count, dtype=np.uint64)  # (N,)
+    packed |= positions
+    packed.sort()
+    np.bitwise_and(packed, np.uint64((1 << position_bits) - 1), out=positions)  # where each sorted value was
+    packed >>= np.uint64(position_bits)  # the values, sorted
+    first = differs(packed)  # (N,)
+    ranks = np.cumsum(first, dtype=_index_type(count))  # (N,) 1 + index among the distinct values
+    ranks -= 1
+    inverse = np.empty(count, ranks.dtype)
+    inverse[positions.view(np.int64)] = ranks
+    return values[first], inverse
+
+
+def _found(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    at = np.searchsorted(sorted_values, queries)  # (B,)
+    found = at < len(sorted_values)
+    found[found] = sorted_values[at[found]] == queries[found]
+    return np.where(found, at, -1)
+
+
+def index(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Where each query (B,) is in the sorted distinct non-negative ``sorted_values``, -1 where
+    absent (a negative query always is); (B,). A large batch is searched once per distinct
+    query, in sorted order, so that each search starts near where the last one ended."""
+    if len(queries) <= _SMALL or len(sorted_values) <= _SMALL:
+        return _found(sorted_values, queries)
+    keep = queries >= 0
+    distinct, inverse = unique_inverse(queries[keep])  # (Q,), (kept,): a copy, so scratch
+    result = np.full(len(queries), -1, np.int64)
+    result[keep] = _found(sorted_values, distinct)[inverse]
+    return result

@@ -1,0 +1,40 @@
+"""The large-array primitives give numpy's own answers, bit for bit, on both sides of the size
+where they switch from numpy's calls to their own (``arrays._SMALL``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from patentgen import arrays
+
+SIZES = (0, 1, 1000, arrays._SMALL + 1, 3 * arrays._SMALL)
+
+
+@pytest.mark.parametrize("count", SIZES)
+@pytest.mark.parametrize("spread", [50, 10**6, 2**40])
+def test_unique_inverse_is_numpys(count, spread):
+    values = np.random.default_rng(count + spread).integers(0, spread, count, dtype=np.int64)
+    want_distinct, want_inverse = np.unique(values, return_inverse=True)
+    distinct, inverse = arrays.unique_inverse(values.copy())
+    assert np.array_equal(distinct, want_distinct) and np.array_equal(inverse, want_inverse)
+    assert inverse.dtype == np.int32 and distinct.dtype == np.int64
+
+
+def test_unique_inverse_of_values_too_wide_to_pack_falls_back_to_numpy():
+    values = np.random.default_rng(0).integers(2**60, 2**62, arrays._SMALL + 5, dtype=np.int64)  # 62 + 19 bits > 64
+    distinct, inverse = arrays.unique_inverse(values.copy())
+    assert np.array_equal(distinct[inverse], values)
+    assert np.array_equal(distinct, np.unique(values))
+
+
+@pytest.mark.parametrize("count", SIZES)
+def test_index_finds_present_queries_and_only_those(count):
+    rng = np.random.default_rng(count)
+    table = np.unique(rng.integers(0, 4 * count + 10, 2 * count + 5, dtype=np.int64))  # sorted, distinct
+    queries = rng.integers(-3, 4 * count + 20, count, dtype=np.int64)  # negatives, absent and present values
+    got = arrays.index(table, queries)
+    at = np.searchsorted(table, queries)
+    want = np.where((at < len(table)) & (table[np.minimum(at, len(table) - 1)] == queries), at, -1)
+    assert np.array_equal(got, want)
+    assert count < 100 or (0 < (got >= 0).sum() < count)  # both outcomes occur
