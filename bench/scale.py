@@ -16,11 +16,7 @@ so its time and peak memory (VmHWM) are its alone:
 * ``train``: the default LSTM on the memory-mapped training windows: 20 batches to warm up, then
   ``--train-batches`` timed; reported per million training tokens;
 * ``kn``: Kneser-Ney 5 fitted on the training ids and scored on the test side's full-context
-  targets;
-* ``reference``: the machine's own growth, for context: a fixed sequence of numpy passes over
-  fresh int64 arrays as long as the corpus (multiply, add, divide, cumulative sum), which is
-  linear in work, so its slope is what the memory hierarchy alone adds (arrays that fit the
-  processor's cache at 10,000 abstracts do not at 100,000).
+  targets.
 
 Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --out.
 """
@@ -42,7 +38,7 @@ import numpy as np
 
 from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 
-STAGES = ("prepare", "cached", "train", "kn", "reference")
+STAGES = ("prepare", "cached", "train", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
 TARGETS = {"prepare_seconds": 240, "cached_seconds": 10, "prepare_mb": 2048, "train_mb": 1536, "kn_mb": 3072}
@@ -221,25 +217,6 @@ def stage_kn(cfg: TrainConfig) -> dict:
             "test_ce": round(float(-logprob.mean()), 4), "peak_mb": peak_mb()}
 
 
-def stage_reference(cfg: TrainConfig, repeats: int = 3) -> dict:
-    """Seconds (best of ``repeats``) of a fixed sequence of linear numpy passes over fresh int64
-    arrays of the corpus's length: no algorithm, only memory."""
-    from patentgen import pipeline
-
-    prepared, _, _ = pipeline.prepare_corpus(cfg)
-    count = int(sum(len(w.flat) for w in {id(w): w for w in prepared.windows.values()}.values()))
-    del prepared
-    ids = np.arange(count, dtype=np.int64)
-    best = math.inf
-    for _ in range(repeats):
-        started = time.perf_counter()
-        keys = ids * 8_000 + ids[::-1]
-        np.cumsum(keys // 8_000, out=keys)
-        best = min(best, time.perf_counter() - started)
-        del keys
-    return {"elements": count, "seconds": round(best, 4), "ns_per_element": round(best * 1e9 / max(count, 1), 2), "peak_mb": peak_mb()}
-
-
 def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int) -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--data", str(data), "--train-batches", str(batches),
            "--window", str(window)]
@@ -275,16 +252,11 @@ MEASURES = {
     "kn-5 fit": lambda r: r["kn"]["fit_seconds"],
     "kn-5 test": lambda r: r["kn"]["test_seconds"],
 }
-REFERENCE = "reference passes"  # not a stage: the machine's growth, for context
-
-
-def reference_seconds(row: dict) -> float:
-    return row["reference"]["seconds"]
 
 
 def markdown(rows: list[dict], command: str, low: int, high: int) -> str:
     header = ["abstracts", "synthetic", "tokens", "groups", "vocabulary", *PREPARE_LAPS, "prepare s", "prepare MB", "cached s",
-              "cached MB", "train s/1M tokens", "train MB", "kn-5 fit s", "kn-5 test s", "kn-5 CE", "kn-5 MB", "reference ns/token"]
+              "cached MB", "train s/1M tokens", "train MB", "kn-5 fit s", "kn-5 test s", "kn-5 CE", "kn-5 MB"]
     lines = ["# Scale", "", f"Written by `{command}` on {time.strftime('%Y-%m-%d')}; 2 CPU cores. "
              "Abstracts beyond the real file's are synthetic (90% sampled from the shipped model, "
              "10% near-duplicate copies with small edits); each stage ran in a process of its own.", "",
@@ -294,20 +266,13 @@ def markdown(rows: list[dict], command: str, low: int, high: int) -> str:
         cells = [f"{r['size']:,}", f"{r['synthetic']:,}", f"{p['tokens']:,}", f"{p['groups']:,}", f"{p['vocab']:,}",
                  *(f"{p['laps'].get(name, 0):.2f}" for name in PREPARE_LAPS), f"{p['seconds']:.1f}", f"{p['peak_mb']:,.0f}",
                  f"{c['seconds']:.2f}", f"{c['peak_mb']:,.0f}", f"{t['seconds_per_million_tokens']:.1f}", f"{t['peak_mb']:,.0f}",
-                 f"{k['fit_seconds']:.1f}", f"{k['test_seconds']:.1f}", f"{k['test_ce']:.4f}", f"{k['peak_mb']:,.0f}",
-                 f"{r['reference']['ns_per_element']:.2f}"]
+                 f"{k['fit_seconds']:.1f}", f"{k['test_seconds']:.1f}", f"{k['test_ce']:.4f}", f"{k['peak_mb']:,.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    base = slope(rows, reference_seconds, low, high)
-    per_element = " and ".join(f"{r['reference']['ns_per_element']:.2f}" for r in rows if r["size"] in (low, high))
-    lines += ["", f"Log-log slope of time against tokens between {low:,} and {high:,} abstracts (target <= {SLOPE_TARGET}). "
-              f"For context, the {REFERENCE} (linear numpy passes over fresh int64 arrays as long as the corpus: no "
-              f"algorithm, only memory) took {per_element} ns per element, a slope of {base} on this machine; in brackets, "
-              "each stage's slope less that excess (its slope - the reference slope + 1):", ""]
+    lines += ["", f"Log-log slope of time against tokens between {low:,} and {high:,} abstracts (target <= {SLOPE_TARGET}):", ""]
     for name, value in MEASURES.items():
-        raw = slope(rows, value, low, high)
-        net = None if raw is None or base is None else round(raw - base + 1, 2)
-        verdict = "" if raw is None else (": met" if raw <= SLOPE_TARGET else ": NOT met")
-        lines.append(f"- {name}: {raw} ({net}){verdict}")
+        measured = slope(rows, value, low, high)
+        verdict = "" if measured is None else (" (met)" if measured <= SLOPE_TARGET else " (NOT met)")
+        lines.append(f"- {name}: {measured}{verdict}")
     big = next((r for r in rows if r["size"] == high), None)
     if big:
         lines += ["", f"Targets at {high:,} abstracts:", ""]
@@ -331,7 +296,6 @@ def plot(rows: list[dict], path: Path) -> None:
     tokens = [r["prepare"]["tokens"] for r in rows]
     for name, value in MEASURES.items():
         ax.plot(tokens, [max(value(r), 1e-3) for r in rows], marker="o", label=name)
-    ax.plot(tokens, [max(reference_seconds(r), 1e-3) for r in rows], "k--", label=f"{REFERENCE} (the machine, for context)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("tokens in the corpus")
@@ -354,7 +318,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cfg = TrainConfig(data=args.data, window=args.window)
     if args.stage:
-        result = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn, "reference": stage_reference}.get(args.stage)
+        result = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn}.get(args.stage)
         print(json.dumps(result(cfg) if result else stage_train(cfg, args.train_batches)))
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(","))

@@ -89,15 +89,18 @@ def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, order: int) -> tu
     for n in range(1, order + 1):
         at = np.flatnonzero(room >= n)  # (M,) positions that start an n-gram
         tails = ranks[at + 1] if n > 1 else ranks[at]  # (M,) the (n-1)-gram after the first id (n = 1: the empty gram)
-        keys, rank = arrays.unique_inverse(tails * np.int64(vocab_size) + ids[at])  # (U_n,), (M,)
+        keys, first, rank, count = arrays.unique(tails * np.int64(vocab_size) + ids[at])  # (U_n,), (U_n,), (M,), (U_n,)
         del tails  # one array of M fewer at the peak
-        grams, gram = arrays.unique_inverse(ranks[at] * np.int64(vocab_size) + ids[at + n - 1])  # (U_n,), (M,)
+        where = at[first]  # (U_n,) a position of each distinct n-gram
+        # Each distinct n-gram keyed by its prefix's rank and last id: distinct keys, so their sort is the level's order.
+        grams, _, to_gram, _ = arrays.unique(ranks[where] * np.int64(vocab_size) + ids[where + n - 1])  # (U_n,), (U_n,) suffixed rank -> rank in grams
         if n > 1:  # distinct n-grams ending with each (n-1)-gram: how many different words precede it
-            levels[-1][1][to_gram] = np.bincount(keys // vocab_size, minlength=len(to_gram))
-        to_gram = np.empty(len(keys), gram.dtype)  # (U_n,) suffixed rank -> rank in grams
-        to_gram[rank] = gram
-        levels.append((grams, np.bincount(gram, minlength=len(grams))))  # raw counts, replaced below order
+            levels[-1][1][previous] = np.bincount(keys // vocab_size, minlength=len(previous))
+        raw = np.empty(len(grams), np.int64)  # (U_n,) raw counts in gram order, replaced below order
+        raw[to_gram] = count
+        levels.append((grams, raw))
         suffixed.append(keys)
+        previous = to_gram
         ranks = np.full(len(ids), -1, rank.dtype)
         ranks[at] = rank
     return suffixed[:order], levels

@@ -60,8 +60,7 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
         assert r["prepare"]["origin"] == "built" and r["cached"]["origin"] == "cache"  # the second preparation reads the cache
         assert set(r["prepare"]["laps"]) >= {"read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write"}
         assert r["train"]["seconds_per_million_tokens"] > 0 and r["kn"]["test_ce"] > 0
-        assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn", "reference"))
-        assert r["reference"]["elements"] == r["prepare"]["tokens"] and r["reference"]["ns_per_element"] > 0
+        assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn"))
     table = (tmp_path / "SCALE.md").read_text()
     assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
