@@ -13,8 +13,8 @@ that order's count-of-counts n1..n4: ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/
 ``D2 = 2 - 3Y n3/n2``, ``D3+ = 3 - 4Y n4/n3``; a context's mass for the lower order is the sum
 of the discounts of the words seen after it, over its total count.
 
-Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits a few GB, and
-their sorts and lookups (``arrays``) take time that grows linearly with the corpus. An
+Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits a few GB; the
+sorts and lookups go through ``arrays``, which keeps their memory access cheap as it grows. An
 n-gram is one int64 key built from the rank of a shorter one among the distinct shorter ones:
 exact (no hashing, so no collisions) while distinct n-grams * V < 2**63. Contexts are keyed
 right to left (``rank of the (n-1)-gram suffix * V + first id``), so one ``np.searchsorted``

@@ -28,7 +28,8 @@ class Prepared:
     tokenizer: Tokenizer
     windows: dict[str, Windows]  # "train", "val", "test" (test is val under --split windows)
     corpus_sha256: str | None = None  # the corpus checksum, where the corpus was read from a file (prepare_corpus)
-    held_out: dict[str, list[list[str]]] | None = None  # "val", "test": each document's tokens, in split order (None: no split)
+    # "val", "test": each document's tokens, in split order (a dict, or prepcache.HeldOut reading them from the entry); None: no split
+    held_out: dict[str, list[list[str]]] | prepcache.HeldOut | None = None
 
     def summary(self) -> dict:
         if self.split is None:
@@ -151,5 +152,7 @@ def prepare_corpus(cfg: TrainConfig, tokenizer: Tokenizer | None = None, use_cac
     del texts
     if use_cache:
         prepcache.store(entry.parent, entry.name, prepared, cfg.window, notes)
+        if prepared.held_out is not None:  # read again only if asked for: training does not hold the token lists
+            prepared = replace(prepared, held_out=prepcache.HeldOut(entry, tuple(prepared.held_out)))
         lap("cache write")
     return prepared, notes, "rebuilt" if damaged else "built"

@@ -5,9 +5,10 @@ covers everything that shapes the prepared corpus: the corpus checksum, the sett
 it (text column, corpus kind, case, split, shares, seed, vocabulary rule, window, a kept
 tokenizer), and the source of the modules that compute it, so that changed code never reads an
 old entry. It holds the tokenizer, the split (with its groups) and each side's window arrays as
-``.npy`` files, memory-mapped when read, the held-out sides' documents as tokens (for the game and
-``generate.py --random``, read only when asked for), and ``meta.json`` with every file's size and SHA-256:
-an entry that does not match them is damaged, and is removed and rebuilt, never trusted.
+``.npy`` files, memory-mapped when read, the held-out sides' documents as tokens (for the game,
+``generate.py --random`` and evaluation; read only when asked for), and ``meta.json`` with every
+file's size and SHA-256: an entry that does not match them is damaged, and is removed and
+rebuilt, never trusted.
 Entries are written into a hidden temporary folder and renamed into place whole.
 
 Location: ``$PATENTGEN_CACHE``, else ``$XDG_CACHE_HOME/patentgen``, else ``~/.cache/patentgen``;
@@ -163,7 +164,7 @@ def check(folder: Path) -> dict | None:
         return None
 
 
-def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows], list[str], HeldOut] | None:
+def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows], list[str], HeldOut | None] | None:
     """(documents, split, tokenizer, windows by side, notes from reading the corpus, the held-out
     sides' tokens) of a sound entry; None if it is damaged."""
     meta = check(folder)
@@ -175,7 +176,7 @@ def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows]
         split = Split(*(tuple(split_json[k]) for k in ("train", "val", "test", "groups"))) if split_json else None
         loaded = {side: _load_windows(folder, side, meta["window"]) for side in set(meta["sides"].values())}
         windows = {side: loaded[stored] for side, stored in meta["sides"].items()}
-        held_out = HeldOut(folder, tuple(meta["held_out"]))
+        held_out = HeldOut(folder, tuple(meta["held_out"])) if meta["held_out"] else None
         return meta["documents"], split, tokenizer, windows, list(meta["notes"]), held_out
     except (OSError, ValueError, KeyError, TypeError, UserError):  # any unreadable part: rebuild
         return None

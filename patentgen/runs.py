@@ -265,7 +265,10 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
     held_out = prepared.held_out if prepared and prepared.split else None
     if held_out is None or side not in held_out or list(prepared.split.side(side)) != split_indices(run, side):
         return None  # the run's split came from other code: its own documents, from the corpus file
-    return held_out[side]
+    try:
+        return held_out[side]
+    except (OSError, ValueError):  # the entry changed since it was checked (another process rebuilt it)
+        return None
 
 
 def split_indices(run: Run, side: str) -> list[int]:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TINY_TRAIN as TINY
 from conftest import run_script, write_csv
-from patentgen import pipeline, prepcache
+from patentgen import corpus, pipeline, prepcache
 from patentgen.config import TrainConfig
 from patentgen.errors import UserError
 
@@ -42,6 +42,13 @@ def test_the_second_preparation_reads_the_cache_and_gives_the_same_corpus(cache,
     _same(first, again)
     assert isinstance(again.windows["train"].chunks, np.memmap)  # memory-mapped, not read into memory
     assert (again.windows["test"] is again.windows["val"]) == (split == "windows")
+    if split == "windows":  # no held-out documents in the leaky protocol
+        assert first.held_out is None and again.held_out is None
+    else:  # the held-out documents, read back from the entry, are the split's own
+        built = pipeline.prepare(cfg, corpus.read_texts(corpus_csv))
+        for side in ("val", "test"):
+            assert first.held_out[side] == again.held_out[side] == built.held_out[side]
+            assert len(again.held_out[side]) == len(again.split.side(side))
 
 
 def test_another_setting_or_corpus_is_another_entry(cache, corpus_csv, abstracts, tmp_path):
