@@ -260,7 +260,10 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
         return None  # corpus_texts says what is wrong
     found = pipeline.from_cache(pipeline.entry_path(cfg, recorded, kept), recorded)
     if found is None and path.exists():
-        found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
+        try:
+            found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
+        except UserError:  # today's code cannot prepare it as the run did: the run's own documents, from the file
+            return None
     prepared = found[0] if found else None
     held_out = prepared.held_out if prepared and prepared.split else None
     if held_out is None or side not in held_out or list(prepared.split.side(side)) != split_indices(run, side):
