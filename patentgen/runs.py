@@ -252,6 +252,7 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
     from . import pipeline
     from .config import TrainConfig
 
+    indices = split_indices(run, side)  # a run without a document split: its one-line error first
     cfg = TrainConfig.from_json(run.config)
     cfg = replace(cfg, text_column=text_column or cfg.text_column)
     kept = run.tokenizer if cfg.init_from else None  # a fine-tuned run prepared its corpus with the tokenizer it kept
@@ -266,7 +267,7 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
             return None
     prepared = found[0] if found else None
     held_out = prepared.held_out if prepared and prepared.split else None
-    if held_out is None or side not in held_out or list(prepared.split.side(side)) != split_indices(run, side):
+    if held_out is None or side not in held_out or list(prepared.split.side(side)) != indices:
         return None  # the run's split came from other code: its own documents, from the corpus file
     try:
         return held_out[side]
@@ -284,12 +285,11 @@ def split_indices(run: Run, side: str) -> list[int]:
 def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[list[str]]:
     """Tokens of each document of one side of the run's split, in split order: a held-out side
     from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file."""
-    indices = split_indices(run, side)
     cached = cached_tokens(run, side, data, text_column) if side != "train" else None
     if cached is not None:
         return cached
     texts = corpus_texts(run, data, text_column)
-    return [run.tokenizer.text_to_tokens(texts[i]) for i in indices]
+    return [run.tokenizer.text_to_tokens(texts[i]) for i in split_indices(run, side)]
 
 
 def split_windows(run: Run, side: str, data: str | None = None, text_column: str | None = None):

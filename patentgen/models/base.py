@@ -59,10 +59,8 @@ class Architecture:
 
 
 class RecurrentStack(Architecture):
-    """Embedding -> recurrent layers ``{prefix}_0``, ... -> logits at every position
+    """Embedding -> recurrent layers ``{name}_0``, ... -> logits at every position
     (``model.every_position_model``); a subclass names its Keras layer and its numpy cell."""
-
-    prefix = ""
 
     def layer(self, units: int, name: str):
         """The Keras recurrent layer (sequences out)."""
@@ -74,10 +72,10 @@ class RecurrentStack(Architecture):
               units=256, dropout=0.0, tie=True):
         from ..model import every_position_model
 
-        return every_position_model(vocab_size, lambda i: self.layer(units, f"{self.prefix}_{i}"), self.name,
+        return every_position_model(vocab_size, lambda i: self.layer(units, f"{self.name}_{i}"), self.name,
                                     embedding_dim, matrix, trainable_embeddings, layers_count, dropout, tie)
 
     def numpy_lm(self, weights):
         from ..inference import NumpyLM, recurrent_stack
 
-        return NumpyLM(weights, recurrent_stack(weights, self.prefix, self.cell), self.name)
+        return NumpyLM(weights, recurrent_stack(weights, self.name, self.cell), self.name)

@@ -55,7 +55,6 @@ class GRU(RecurrentStack):
     summary = "gru: the lstm recipe with GRU layers (reset_after, cuDNN-eligible)"
     defaults = {"units": 256, "learning_rate": 3e-3}
 
-    prefix = "gru"
     cell = GRUCell
 
     def layer(self, units, name):

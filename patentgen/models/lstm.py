@@ -55,7 +55,6 @@ class LSTM(RecurrentStack):
     summary = "lstm: LSTM layers predicting every position, output tied to the embeddings"
     defaults = {"units": 256, "learning_rate": 3e-3}
 
-    prefix = "lstm"
     cell = LSTMCell
 
     def layer(self, units, name):
