@@ -28,8 +28,8 @@ def build(name: str, docs: list[np.ndarray], vocab: int):
     if name == "unigram":
         return ngram.Unigram(docs, vocab)
     kind, _, order = name.partition("-")
-    if kind not in ("kn", "mkn") or not order.isdigit():
-        raise SystemExit(f"error: unknown count model {name!r}; use unigram, kn-N or mkn-N")
+    if kind not in ("kn", "mkn") or not order.isdigit() or not 1 <= int(order) <= ngram.MAX_ORDER:
+        raise SystemExit(f"error: unknown count model {name!r}; use unigram, kn-N or mkn-N with N from 1 to {ngram.MAX_ORDER}")
     return ngram.KneserNey(docs, vocab, int(order), modified=kind == "mkn")
 
 

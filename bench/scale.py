@@ -16,7 +16,11 @@ so its time and peak memory (VmHWM) are its alone:
 * ``train``: the default LSTM on the memory-mapped training windows: 20 batches to warm up, then
   ``--train-batches`` timed; reported per million training tokens;
 * ``kn``: Kneser-Ney 5 fitted on the training ids and scored on the test side's full-context
-  targets.
+  targets; the fit's processor time split into user (the counting itself) and system (mostly
+  the kernel backing the fresh memory the fit touches).
+
+Then a memory probe: a new process writes ``--probe-mb`` megabytes of fresh memory each, so the
+report shows what first touching memory costs on this machine at a small and a large size.
 
 Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --out.
 """
@@ -42,6 +46,14 @@ STAGES = ("prepare", "cached", "train", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
 TARGETS = {"prepare_seconds": 240, "cached_seconds": 10, "prepare_mb": 2048, "train_mb": 1536, "kn_mb": 3072}
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """This process's user and system processor seconds so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
 
 
 def peak_mb() -> float:
@@ -206,20 +218,32 @@ def stage_kn(cfg: TrainConfig) -> dict:
     prepared, _, _ = pipeline.prepare_corpus(cfg)
     train, test = prepared.windows["train"], prepared.windows["test"]
     flat = np.asarray(train.flat)
-    started = time.perf_counter()
+    started, (user, system) = time.perf_counter(), cpu_seconds()
     model = ngram.KneserNey(np.split(flat, np.flatnonzero(flat == BOS_ID)[1:]), len(prepared.tokenizer), 5)
-    fit = time.perf_counter() - started
+    fit, (user_after, system_after) = time.perf_counter() - started, cpu_seconds()
     test_flat, starts = np.asarray(test.flat), np.asarray(test.starts)
     contexts = test_flat[starts[:, None] + np.arange(test.window - 4, test.window)[None, :]]  # (N, 4)
     started = time.perf_counter()
     logprob = model.logprob(contexts, test_flat[starts + test.window])
-    return {"fit_seconds": round(fit, 2), "test_seconds": round(time.perf_counter() - started, 2), "test_targets": int(len(starts)),
+    return {"fit_seconds": round(fit, 2), "fit_user_seconds": round(user_after - user, 2),
+            "fit_system_seconds": round(system_after - system, 2),
+            "test_seconds": round(time.perf_counter() - started, 2), "test_targets": int(len(starts)),
             "test_ce": round(float(-logprob.mean()), 4), "peak_mb": peak_mb()}
 
 
-def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int) -> dict:
+def stage_touch(megabytes: int) -> dict:
+    """Writes ``megabytes`` of memory this process never touched, timed."""
+    started, (_, system) = time.perf_counter(), cpu_seconds()
+    block = np.ones(megabytes << 17, np.int64)  # (MB * 2**20 / 8,)
+    seconds, (_, system_after) = time.perf_counter() - started, cpu_seconds()
+    del block
+    return {"mb": megabytes, "seconds": round(seconds, 3), "system_seconds": round(system_after - system, 3),
+            "seconds_per_gb": round(seconds * 1024 / megabytes, 2)}
+
+
+def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, probe_mb: int = 0) -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--data", str(data), "--train-batches", str(batches),
-           "--window", str(window)]
+           "--window", str(window), "--probe-mb", str(probe_mb)]
     env = {**os.environ, "PATENTGEN_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -252,9 +276,25 @@ MEASURES = {
     "kn-5 fit": lambda r: r["kn"]["fit_seconds"],
     "kn-5 test": lambda r: r["kn"]["test_seconds"],
 }
+KN_CPU = {"user": "fit_user_seconds", "system": "fit_system_seconds"}  # where the fit's time went
 
 
-def markdown(rows: list[dict], command: str, low: int, high: int) -> str:
+def fit_split(rows: list[dict], probes: list[dict], low: int, high: int) -> list[str]:
+    """The Kneser-Ney fit's processor time by kind, with each kind's slope, and the memory probe."""
+    lines = ["", "Kneser-Ney 5 fit, processor seconds (user: the counting; system: mostly the kernel backing fresh memory):", "",
+             "| abstracts | fit s | user s | system s | kn-5 MB |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['size']:,} | {r['kn']['fit_seconds']:.2f} | {r['kn']['fit_user_seconds']:.2f} | "
+              f"{r['kn']['fit_system_seconds']:.2f} | {r['kn']['peak_mb']:,.0f} |" for r in rows]
+    lines += [""] + [f"- slope of the fit's {kind} time, {low:,} to {high:,}: {slope(rows, lambda r, k=key: r['kn'][k], low, high)}"
+                     for kind, key in KN_CPU.items()]
+    if probes:
+        lines += ["", "Memory probe, a new process writing memory it never touched:", ""]
+        lines += [f"- {p['mb']:,} MB: {p['seconds']:.3f} s ({p['system_seconds']:.3f} s system), {p['seconds_per_gb']:.2f} s per GB"
+                  for p in probes]
+    return lines
+
+
+def markdown(rows: list[dict], command: str, low: int, high: int, probes: list[dict]) -> str:
     header = ["abstracts", "synthetic", "tokens", "groups", "vocabulary", *PREPARE_LAPS, "prepare s", "prepare MB", "cached s",
               "cached MB", "train s/1M tokens", "train MB", "kn-5 fit s", "kn-5 test s", "kn-5 CE", "kn-5 MB"]
     lines = ["# Scale", "", f"Written by `{command}` on {time.strftime('%Y-%m-%d')}; 2 CPU cores. "
@@ -273,6 +313,7 @@ def markdown(rows: list[dict], command: str, low: int, high: int) -> str:
         measured = slope(rows, value, low, high)
         verdict = "" if measured is None else (" (met)" if measured <= SLOPE_TARGET else " (NOT met)")
         lines.append(f"- {name}: {measured}{verdict}")
+    lines += fit_split(rows, probes, low, high)
     big = next((r for r in rows if r["size"] == high), None)
     if big:
         lines += ["", f"Targets at {high:,} abstracts:", ""]
@@ -314,12 +355,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent), help="where results go (default: bench/)")
     p.add_argument("--train-batches", type=int, default=150, help="timed training batches per size (default: %(default)s)")
     p.add_argument("--window", type=int, default=TrainConfig.window, help="words of context per window (default: %(default)s)")
-    p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)  # one stage, in this process (used by the bench itself)
+    p.add_argument("--probes", default="100,1000",
+                   help="megabytes of fresh memory the memory probe writes, each in a new process (default: %(default)s)")
+    p.add_argument("--stage", choices=(*STAGES, "touch"), help=argparse.SUPPRESS)  # one stage, in this process (used by the bench itself)
+    p.add_argument("--probe-mb", type=int, default=0, help=argparse.SUPPRESS)  # the touch stage's size
     args = p.parse_args(argv)
     cfg = TrainConfig(data=args.data, window=args.window)
     if args.stage:
         result = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn}.get(args.stage)
-        print(json.dumps(result(cfg) if result else stage_train(cfg, args.train_batches)))
+        if args.stage == "touch":
+            print(json.dumps(stage_touch(args.probe_mb)))
+        else:
+            print(json.dumps(result(cfg) if result else stage_train(cfg, args.train_batches)))
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(","))
     work = Path(args.work)
@@ -337,11 +384,14 @@ def main(argv=None) -> int:
             row[stage] = run_stage(stage, files[size], cache, args.train_batches, args.window)
             print(f"{size:>7,} abstracts  {stage:8s} {json.dumps(row[stage])}", flush=True)
         rows.append(row)
+    probes = [run_stage("touch", files[sizes[0]], work, 0, args.window, int(mb)) for mb in args.probes.split(",") if mb]
+    for probe in probes:
+        print(f"memory probe {json.dumps(probe)}", flush=True)
     out = Path(args.out)
     low, high = (10000, max(sizes)) if 10000 in sizes else (sizes[0], sizes[-1])
     command = "python -m bench.scale " + " ".join(argv if argv is not None else sys.argv[1:])
-    (out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (out / "SCALE.md").write_text(markdown(rows, command, low, high))
+    (out / "scale.json").write_text(json.dumps({"rows": rows, "memory_probe": probes}, indent=2) + "\n")
+    (out / "SCALE.md").write_text(markdown(rows, command, low, high, probes))
     plot(rows, out / "scale.png")
     print(f"wrote {out / 'SCALE.md'}, {out / 'scale.json'}, {out / 'scale.png'}")
     return 0

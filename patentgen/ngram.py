@@ -13,14 +13,17 @@ that order's count-of-counts n1..n4: ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/
 ``D2 = 2 - 3Y n3/n2``, ``D3+ = 3 - 4Y n4/n3``; a context's mass for the lower order is the sum
 of the discounts of the words seen after it, over its total count.
 
-Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits a few GB; the
-sorts and lookups go through ``arrays``, which keeps their memory access cheap as it grows. An
-n-gram is one int64 key built from the rank of a shorter one among the distinct shorter ones:
-exact (no hashing, so no collisions) while distinct n-grams * V < 2**63. Contexts are keyed
-right to left (``rank of the (n-1)-gram suffix * V + first id``), so one ``np.searchsorted``
-per id extends a context by one word to the left and every order's context is on the way; a
-level's n-grams are keyed ``rank of the context * V + word``, so sorted keys put one context's
-words side by side. Scoring handles a whole batch of positions per order.
+Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits about 1 GB;
+the sorts and lookups go through ``arrays``, which keeps their memory access cheap as it grows,
+and every order is counted in one set of position-sized work arrays, touched once (fresh memory
+costs far more than a pass over memory already touched). An n-gram is one int64 key built from
+the rank of a shorter one among the distinct shorter ones and an id of ``bits`` bits: exact (no
+hashing, so no collisions) while distinct n-grams * 2**bits < 2**63. Contexts are keyed right to
+left (``rank of the (n-1)-gram suffix << bits | first id``), so one ``np.searchsorted`` per id
+extends a context by one word to the left and every order's context is on the way. A level
+stores its n-grams grouped by context, indexed by the context's rank: where each context's
+words begin (dense, no search), their last words (uint16 while V <= 2**16) and weights.
+Scoring handles a whole batch of positions per order.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import arrays
+
+MAX_ORDER = 127  # how far ``_positions`` counts the ids left in a document
 
 
 class Unigram:
@@ -73,56 +78,117 @@ def _find(sorted_keys: np.ndarray, key: int) -> int:
 
 def _positions(docs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Every document's ids end to end (N,), and for each position how many ids its document
-    has from there on, itself included (N,): an n-gram starts where that is at least n."""
+    has from there on, itself included, counted up to MAX_ORDER (N,): an n-gram starts where that is
+    at least n."""
     lengths = np.array([len(doc) for doc in docs], np.int64)  # (D,)
-    ids = np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32)
-    return ids, (np.repeat(np.cumsum(lengths), lengths) - np.arange(len(ids))).astype(np.int32)
+    ids = np.concatenate(docs, dtype=np.int32, casting="same_kind") if docs else np.zeros(0, np.int32)
+    room = np.repeat(np.cumsum(lengths), lengths)  # (N,) where each position's document ends
+    room -= np.arange(len(ids))
+    return ids, np.minimum(room, MAX_ORDER).astype(np.int8)
 
 
-def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, order: int) -> tuple[list[np.ndarray], list[tuple]]:
+def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, bits: int, order: int) -> tuple[list[np.ndarray], list[tuple]]:
     """The distinct n-grams of every order n = 1..order, keyed both ways: ``suffixed`` (U_n,),
-    sorted ``rank of ids[1:] in suffixed[n-1] * V + ids[0]`` (with the empty gram at n = 0), and
-    for each level the sorted keys ``rank of ids[:-1] in suffixed[n-1] * V + ids[-1]`` (U_n,) with
-    their counts (U_n,): continuation counts below ``order``, raw counts at ``order``."""
-    suffixed, levels = [np.zeros(1, np.int64)], []
-    ranks = np.zeros(len(ids), np.int32)  # (N,) rank in suffixed[n-1] of the (n-1)-gram at each position, -1: none
-    for n in range(1, order + 1):
-        at = np.flatnonzero(room >= n)  # (M,) positions that start an n-gram
-        tails = ranks[at + 1] if n > 1 else ranks[at]  # (M,) the (n-1)-gram after the first id (n = 1: the empty gram)
-        keys, first, rank, count = arrays.unique(tails * np.int64(vocab_size) + ids[at])  # (U_n,), (U_n,), (M,), (U_n,)
-        del tails  # one array of M fewer at the peak
-        where = at[first]  # (U_n,) a position of each distinct n-gram
+    sorted ``rank of ids[1:] in suffixed[n-1] << bits | ids[0]`` (with the empty gram at n = 0),
+    and for each level the sorted keys ``rank of ids[:-1] in suffixed[n-1] << bits | ids[-1]``
+    (U_n,) with their counts (U_n,): continuation counts below ``order``, raw counts at ``order``.
+    Every order works in the same position-sized arrays, touched once."""
+    size, shift = len(ids), np.int64(bits)
+    work = arrays.Scratch(size)
+    # Unigrams from a table over the vocabulary: keyed by their id both ways, no sort needed.
+    occurs = np.bincount(ids, minlength=vocab_size)  # (V,)
+    words = np.flatnonzero(occurs)  # (U_1,)
+    ranks = np.cumsum(occurs > 0, dtype=work.runs.dtype)[ids]  # (N,) 1 + rank in suffixed[n-1] of the (n-1)-gram at each position
+    ranks -= 1
+    following = np.empty_like(ranks)  # (N,) the same for the n-grams; both undefined where none starts
+    keys = np.empty(size, np.int64)  # (N,) the n-gram key at each position, then the sort's space
+    suffixed = [np.zeros(1, np.int64), words]
+    levels = [(words.copy(), occurs[words].astype(np.int32))]  # counts replaced below order
+    previous = np.arange(len(words))  # suffixed rank -> rank in grams
+    for n in range(2, order + 1):
+        past = len(suffixed[-1]) << bits  # above every key: where no n-gram starts
+        np.left_shift(ranks[1:], shift, out=keys[:-1])  # the (n-1)-gram after the first id
+        keys[:-1] |= ids[:-1]
+        keys[-1:] = past
+        np.less(room, n, out=work.starts)
+        keys[work.starts] = past
+        top = n == order  # raw counts only there
+        distinct, first, _, count = arrays.unique(keys, work, inverse=following, counts=top)  # (U_n,) each (+ 1 with past)
+        if len(distinct) and distinct[-1] == past:
+            distinct, first, count = distinct[:-1], first[:-1], count[:-1] if top else None
         # Each distinct n-gram keyed by its prefix's rank and last id: distinct keys, so their sort is the level's order.
-        grams, _, to_gram, _ = arrays.unique(ranks[where] * np.int64(vocab_size) + ids[where + n - 1])  # (U_n,), (U_n,) suffixed rank -> rank in grams
-        if n > 1:  # distinct n-grams ending with each (n-1)-gram: how many different words precede it
-            levels[-1][1][previous] = np.bincount(keys // vocab_size, minlength=len(previous))
-        raw = np.empty(len(grams), np.int64)  # (U_n,) raw counts in gram order, replaced below order
-        raw[to_gram] = count
-        levels.append((grams, raw))
-        suffixed.append(keys)
+        prefixed, gathered = keys[:len(first)], work.runs[:len(first)]  # (U_n,) each, in arrays already touched
+        np.left_shift(np.take(ranks, first, out=gathered), shift, out=prefixed)
+        first += n - 1
+        prefixed |= np.take(ids, first, out=gathered)
+        del first
+        grams, _, to_gram, _ = arrays.unique(prefixed, work, first=False, counts=False)  # (U_n,), (U_n,) suffixed rank -> rank in grams
+        # distinct n-grams ending with each (n-1)-gram: how many different words precede it
+        levels[-1][1][previous] = np.bincount(np.right_shift(distinct, shift, out=keys[:len(distinct)]), minlength=len(previous))
+        counts = np.empty(len(grams), np.int32)  # (U_n,) in gram order: raw counts at order, else filled at n + 1
+        if top:
+            counts[to_gram] = count
+        levels.append((grams, counts))
+        suffixed.append(distinct)
         previous = to_gram
-        ranks = np.full(len(ids), -1, rank.dtype)
-        ranks[at] = rank
+        ranks, following = following, ranks
     return suffixed[:order], levels
 
 
 class _Level:
-    """One order's n-grams with a positive (raw or continuation) count, as sorted keys (E,) with
-    their weights ``(count - discount) / context total`` (E,); its contexts' ranks among the
-    distinct (n-1)-grams (C,), where each one's n-grams start (C + 1,), and ``gamma`` (C,), the
-    mass each leaves to the lower order."""
+    """One order's n-grams with a positive (raw or continuation) count, grouped by context: the
+    rank of a context's (n-1)-gram among the distinct ones (C of them) indexes ``bounds``
+    (C + 1,), where its n-grams' last ``words`` (E,, sorted within a context) and ``weights``
+    ``(count - discount) / context total`` (E,) begin and end, and ``gamma`` (C,), the mass it
+    leaves to the lower order (0 for a context without n-grams here)."""
 
-    def __init__(self, keys: np.ndarray, counts: np.ndarray, vocab_size: int, modified: bool = False):
-        seen = counts > 0
-        self.keys, count = keys[seen], counts[seen]  # (E,)
-        self.discount = discounts([int(c) for c in np.bincount(np.minimum(count, 5), minlength=5)], modified)  # (D1, D2, D3+)
-        discount = np.array((0.0,) + self.discount)[np.minimum(count, 3)]  # (E,)
-        contexts = self.keys // vocab_size  # (E,)
-        first = np.flatnonzero(np.diff(contexts, prepend=-1))  # (C,)
-        self.contexts, self.bounds = contexts[first], np.r_[first, len(self.keys)]
-        total = np.add.reduceat(count.astype(np.float64), first)  # (C,)
-        self.gamma = np.add.reduceat(discount, first) / total  # (C,)
-        self.weights = (count - discount) / np.repeat(total, np.diff(self.bounds))  # (E,)
+    def __init__(self, keys: np.ndarray, counts: np.ndarray, bits: int, contexts: int, modified: bool = False):
+        if counts.min(initial=1) <= 0:
+            seen = counts > 0
+            keys, counts = keys[seen], counts[seen]
+        self.discount = discounts([int(c) for c in np.bincount(np.minimum(counts, 5), minlength=5)], modified)  # (D1, D2, D3+)
+        self.words = np.empty(len(keys), np.uint16 if bits <= 16 else np.int32)  # (E,)
+        for part in arrays.chunks(len(keys)):
+            self.words[part] = keys[part] & ((1 << bits) - 1)
+        context = np.right_shift(keys, bits, out=keys)  # (E,) sorted; the keys are the caller's to lose
+        del keys
+        self.bounds = np.zeros(contexts + 1, np.int32 if len(counts) < 2**31 else np.int64)  # (C + 1,)
+        np.cumsum(np.bincount(context, minlength=contexts), out=self.bounds[1:])
+        del context
+        used = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])  # (c,) contexts with n-grams here
+        first = self.bounds[used]  # (c,)
+        total = np.add.reduceat(counts, first).astype(np.float64)  # (c,)
+        weights = np.array((0.0,) + self.discount)[np.minimum(counts, 3)]  # (E,) each n-gram's discount
+        self.gamma = np.zeros(contexts)  # (C,)
+        self.gamma[used] = np.add.reduceat(weights, first) / total
+        np.subtract(counts, weights, out=weights)
+        weights /= np.repeat(total, np.diff(self.bounds)[used])
+        self.weights = weights  # (E,)
+
+    def spans(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows (R,) of ``contexts`` (B,, -1: unseen) that have n-grams here, and where each
+        one's begin and end (R,) each."""
+        rows = np.flatnonzero(contexts >= 0)
+        begin, end = self.bounds[contexts[rows]], self.bounds[contexts[rows] + 1]
+        keep = end > begin
+        return rows[keep], begin[keep].astype(np.int64), end[keep].astype(np.int64)
+
+    def find(self, begin: np.ndarray, end: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """Where each word (R,) is among ``self.words[begin:end]`` of its row, -1 where absent:
+        a bisection of all rows at once, as many steps as the longest span needs."""
+        if len(self.bounds) == 2:  # one context (the unigrams'): all the words, one search each
+            at = np.minimum(np.searchsorted(self.words, words), max(len(self.words) - 1, 0))
+            return np.where((at < end) & (self.words[at] == words), at, -1) if len(self.words) else np.full(len(words), -1)
+        low, high = begin.copy(), end.copy()  # (R,) each
+        last = len(self.words) - 1
+        for _ in range(int(np.max(end - begin, initial=0)).bit_length()):
+            middle = (low + high) >> 1
+            right = (self.words[np.minimum(middle, last)] < words) & (low < high)  # (R,)
+            np.copyto(low, middle + 1, where=right)
+            np.copyto(high, middle, where=~right)
+        found = low < end
+        found[found] = self.words[low[found]] == words[found]
+        return np.where(found, low, -1)
 
 
 class KneserNey:
@@ -130,10 +196,16 @@ class KneserNey:
     discounts per order (Chen & Goodman's modified Kneser-Ney)."""
 
     def __init__(self, docs: list[np.ndarray], vocab_size: int, order: int = 5, modified: bool = False):
+        if not 1 <= order <= MAX_ORDER:
+            raise ValueError(f"a Kneser-Ney order is 1 to {MAX_ORDER}, not {order}")
         self.order, self.vocab_size = order, vocab_size
+        self.bits = max(int(vocab_size - 1).bit_length(), 1)  # an id's bits in a key
         self.arch = f"{'mkn' if modified else 'kn'}-{order}"
-        self.suffixed, levels = _count(*_positions(docs), vocab_size, order)  # contexts: suffixed[k] (U_k,), k < order
-        self.levels = {n: _Level(keys, counts, vocab_size, modified) for n, (keys, counts) in enumerate(levels, 1)}
+        self.suffixed, levels = _count(*_positions(docs), vocab_size, self.bits, order)  # contexts: suffixed[k] (U_k,), k < order
+        self.levels = {}
+        for n in range(1, order + 1):  # each order's counts freed as its level is made
+            self.levels[n] = _Level(*levels[n - 1], self.bits, len(self.suffixed[n - 1]), modified)
+            levels[n - 1] = None
         uniform = np.full((1, vocab_size), 1.0 / vocab_size)  # (1, V)
         self.unigram = self._interpolate(uniform, 1, np.zeros(1, np.int64))[0]  # (V,) P(.) of the empty context
 
@@ -144,20 +216,18 @@ class KneserNey:
         for k in range(1, min(self.order - 1, ids.shape[1]) + 1):
             word = ids[:, -k]  # (B,)
             known = (ranks[-1] >= 0) & (word >= 0) & (word < self.vocab_size)
-            ranks.append(arrays.index(self.suffixed[k], np.where(known, ranks[-1] * self.vocab_size + word, -1)))
+            ranks.append(arrays.index(self.suffixed[k], np.where(known, (ranks[-1] << self.bits) | word, -1)))
         return ranks
 
     def _interpolate(self, probs: np.ndarray, n: int, contexts: np.ndarray) -> np.ndarray:
         """Mixes order n into ``probs`` (B, V) in place: each row whose context (B,) has n-grams
         here keeps ``gamma`` of the lower orders and gains its n-grams' weights."""
         level = self.levels[n]
-        found = arrays.index(level.contexts, contexts)  # (B,)
-        rows = np.flatnonzero(found >= 0)  # (R,)
-        begin, end = level.bounds[found[rows]], level.bounds[found[rows] + 1]  # (R,)
+        rows, begin, end = level.spans(contexts)  # (R,) each
         lengths = end - begin
         entries = np.arange(lengths.sum()) + np.repeat(begin - np.cumsum(lengths) + lengths, lengths)  # (sum lengths,)
-        probs[rows] *= level.gamma[found[rows], None]
-        probs[np.repeat(rows, lengths), level.keys[entries] % self.vocab_size] += level.weights[entries]
+        probs[rows] *= level.gamma[contexts[rows], None]
+        probs[np.repeat(rows, lengths), level.words[entries]] += level.weights[entries]
         return probs
 
     def probabilities(self, ids: np.ndarray) -> np.ndarray:
@@ -175,15 +245,14 @@ class KneserNey:
         probs, rank = self.unigram.copy(), 0
         for n in range(2, min(self.order, len(context) + 1) + 1):
             word = int(context[-(n - 1)])
-            rank = _find(self.suffixed[n - 1], rank * self.vocab_size + word) if 0 <= word < self.vocab_size else -1
+            rank = _find(self.suffixed[n - 1], (rank << self.bits) | word) if 0 <= word < self.vocab_size else -1
             if rank < 0:
                 break  # no longer context was seen either
             level = self.levels[n]
-            found = _find(level.contexts, rank)
-            if found >= 0:
-                begin, end = level.bounds[found], level.bounds[found + 1]
-                probs *= level.gamma[found]
-                probs[level.keys[begin:end] % self.vocab_size] += level.weights[begin:end]
+            begin, end = level.bounds[rank], level.bounds[rank + 1]
+            if end > begin:
+                probs *= level.gamma[rank]
+                probs[level.words[begin:end]] += level.weights[begin:end]
         return probs
 
     def last_logits(self, ids: np.ndarray) -> np.ndarray:
@@ -196,8 +265,8 @@ class KneserNey:
         probs = np.full(len(targets), 1.0 / self.vocab_size)  # (N,)
         for n, ranks in enumerate(self._context_ranks(np.asarray(contexts, np.int64)), 1):
             level = self.levels[n]
-            found = arrays.index(level.contexts, ranks)  # (N,)
-            probs[found >= 0] *= level.gamma[found[found >= 0]]
-            entry = arrays.index(level.keys, np.where(found >= 0, ranks * self.vocab_size + targets, -1))  # (N,)
-            probs[entry >= 0] += level.weights[entry[entry >= 0]]
+            rows, begin, end = level.spans(ranks)  # (R,) each
+            probs[rows] *= level.gamma[ranks[rows]]
+            entry = level.find(begin, end, targets[rows])  # (R,)
+            probs[rows[entry >= 0]] += level.weights[entry[entry >= 0]]
         return np.log(probs)

@@ -38,3 +38,16 @@ def test_index_finds_present_queries_and_only_those(count):
     want = np.where((at < len(table)) & (table[np.minimum(at, len(table) - 1)] == queries), at, -1)
     assert np.array_equal(got, want)
     assert count < 100 or (0 < (got >= 0).sum() < count)  # both outcomes occur
+
+
+def test_one_scratch_serves_calls_of_different_sizes_and_writes_the_inverse_where_asked(monkeypatch):
+    monkeypatch.setattr(arrays, "_CHUNK", 1000)  # several chunks per call
+    rng = np.random.default_rng(5)
+    scratch = arrays.Scratch(3 * arrays._SMALL)
+    for count in (3 * arrays._SMALL, arrays._SMALL + 7, 2 * arrays._SMALL):  # the work arrays hold the last call's leftovers
+        values = rng.integers(0, count // 3, count, dtype=np.int64)
+        want = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
+        inverse = np.full(count, -1, np.int32)
+        distinct, first, got, counts = arrays.unique(values.copy(), scratch, inverse=inverse, counts=False)
+        assert got is inverse and counts is None
+        assert all(np.array_equal(a, b) for a, b in zip((distinct, first, inverse), want[:3]))

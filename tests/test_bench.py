@@ -49,9 +49,11 @@ def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
 
 def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     result = run_script("-m", "bench.scale", "--data", str(corpus_csv), "--sizes", "40,60,80", "--work", str(tmp_path / "work"),
-                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", timeout=600)
+                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", "--probes", "8,24", timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads((tmp_path / "scale.json").read_text())
+    written = json.loads((tmp_path / "scale.json").read_text())
+    rows, probes = written["rows"], written["memory_probe"]
+    assert [p["mb"] for p in probes] == [8, 24] and all(p["seconds"] > 0 for p in probes)
     synthetic = 80 - len(abstracts)  # abstracts beyond the real file's are sampled from the shipped model
     assert len(abstracts) > 60 and [(r["size"], r["synthetic"]) for r in rows] == [(40, 0), (60, 0), (80, synthetic)]
     assert [r["prepare"]["documents"] for r in rows] == [40, 60, 80]
@@ -60,7 +62,9 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
         assert r["prepare"]["origin"] == "built" and r["cached"]["origin"] == "cache"  # the second preparation reads the cache
         assert set(r["prepare"]["laps"]) >= {"read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write"}
         assert r["train"]["seconds_per_million_tokens"] > 0 and r["kn"]["test_ce"] > 0
+        assert 0 <= r["kn"]["fit_user_seconds"] + r["kn"]["fit_system_seconds"] <= 2 * r["kn"]["fit_seconds"] + 0.05
         assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn"))
     table = (tmp_path / "SCALE.md").read_text()
     assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
+    assert "Kneser-Ney 5 fit, processor seconds" in table and "- 24 MB: " in table
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

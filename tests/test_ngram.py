@@ -160,7 +160,7 @@ def _random_corpus(seed: int = 0, vocab: int = 12):
 
 
 @pytest.mark.parametrize("modified", [False, True])
-@pytest.mark.parametrize("order", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5, 7])
 def test_numpy_counting_gives_the_dict_implementations_probabilities(order, modified):
     docs, contexts = _random_corpus()
     model, oracle = ngram.KneserNey(docs, 12, order, modified), _dict_kneser_ney(docs, 12, order, modified)
@@ -171,3 +171,31 @@ def test_numpy_counting_gives_the_dict_implementations_probabilities(order, modi
         targets = np.arange(len(rows)) % 12
         np.testing.assert_allclose(np.exp(model.logprob(rows, targets)), expected[np.arange(len(rows)), targets], rtol=1e-9)
         np.testing.assert_allclose([model.distribution(tuple(row)) for row in rows], expected, rtol=1e-9)
+
+
+def test_a_corpus_past_the_packed_sort_size_counts_as_numpys_unique_does(monkeypatch):
+    """Above ``arrays._SMALL`` values the counts go through the packed in-place sort, in chunks,
+    one set of work arrays reused by every order and both keyings; the same corpus counted with numpy's own
+    ``np.unique`` (every size below the switch) gives the same model, array for array."""
+    rng = np.random.default_rng(3)
+    zipf = 1.0 / np.arange(1, 298)
+    docs = [np.r_[BOS_ID, rng.choice(np.arange(3, 300), rng.integers(1, 60), p=zipf / zipf.sum())] for _ in range(12000)]
+    assert sum(map(len, docs)) > 1.2 * ngram.arrays._SMALL
+    monkeypatch.setattr(ngram.arrays, "_CHUNK", 4099)  # many chunks, the last one short
+    packed = ngram.KneserNey(docs, 300, 4)
+    monkeypatch.setattr(ngram.arrays, "_SMALL", 1 << 40)
+    plain = ngram.KneserNey(docs, 300, 4)
+    for mine, theirs in zip(packed.suffixed, plain.suffixed):
+        assert np.array_equal(mine, theirs)
+    for n in range(1, 5):
+        for name in ("words", "bounds", "gamma", "weights"):
+            assert np.array_equal(getattr(packed.levels[n], name), getattr(plain.levels[n], name)), (n, name)
+    contexts = np.stack([doc[:3] for doc in docs[:50] if len(doc) >= 4])
+    targets = np.array([doc[3] for doc in docs[:50] if len(doc) >= 4])
+    assert np.array_equal(packed.logprob(contexts, targets), plain.logprob(contexts, targets))
+
+
+@pytest.mark.parametrize("order", [0, ngram.MAX_ORDER + 1])
+def test_an_order_outside_what_the_counts_track_is_refused(order):
+    with pytest.raises(ValueError, match="order is 1 to"):
+        ngram.KneserNey(_docs(), 14, order)
