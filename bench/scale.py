@@ -177,14 +177,35 @@ def build_corpora(data: str, sizes: list[int], work: Path) -> tuple[dict[int, Pa
 
 # ---- stages, each in its own process ------------------------------------------------------------
 
+def cpu_laps():
+    """``pipeline.Laps`` that also keep each stage's user and system processor seconds."""
+    from patentgen import pipeline
+
+    class CpuLaps(pipeline.Laps):
+        def __init__(self):
+            super().__init__()
+            self.cpu: dict[str, dict[str, float]] = {}
+            self._cpu = cpu_seconds()
+
+        def __call__(self, name: str) -> None:
+            super().__call__(name)
+            now, spent = cpu_seconds(), self.cpu.setdefault(name, {"user": 0.0, "system": 0.0})
+            spent["user"] += now[0] - self._cpu[0]
+            spent["system"] += now[1] - self._cpu[1]
+            self._cpu = now
+
+    return CpuLaps()
+
+
 def stage_prepare(cfg: TrainConfig) -> dict:
     from patentgen import pipeline
 
-    laps = pipeline.Laps()
+    laps = cpu_laps()
     started = time.perf_counter()
     prepared, _, origin = pipeline.prepare_corpus(cfg, laps=laps)
     train = prepared.windows["train"]
     return {"origin": origin, "seconds": round(time.perf_counter() - started, 4), "laps": {k: round(v, 4) for k, v in laps.seconds.items()},
+            "lap_cpu": {name: {kind: round(value, 3) for kind, value in spent.items()} for name, spent in laps.cpu.items()},
             "documents": prepared.documents, "tokens": int(sum(len(w.flat) for w in {id(w): w for w in prepared.windows.values()}.values())),
             "train_tokens": int(len(train.flat)), "groups": len(set(prepared.split.groups)) if prepared.split else None,
             "vocab": len(prepared.tokenizer), "peak_mb": peak_mb()}
@@ -276,17 +297,25 @@ MEASURES = {
     "kn-5 fit": lambda r: r["kn"]["fit_seconds"],
     "kn-5 test": lambda r: r["kn"]["test_seconds"],
 }
-KN_CPU = {"user": "fit_user_seconds", "system": "fit_system_seconds"}  # where the fit's time went
+CPU = {  # user and system processor seconds of the stages that report them
+    **{name: lambda r, kind, name=name: r["prepare"]["lap_cpu"].get(name, {}).get(kind, 0.0) for name in PREPARE_LAPS},
+    "kn-5 fit": lambda r, kind: r["kn"][f"fit_{kind}_seconds"],
+}
 
 
-def fit_split(rows: list[dict], probes: list[dict], low: int, high: int) -> list[str]:
-    """The Kneser-Ney fit's processor time by kind, with each kind's slope, and the memory probe."""
-    lines = ["", "Kneser-Ney 5 fit, processor seconds (user: the counting; system: mostly the kernel backing fresh memory):", "",
-             "| abstracts | fit s | user s | system s | kn-5 MB |", "| --- | --- | --- | --- | --- |"]
+def processor_time(rows: list[dict], probes: list[dict], low: int, high: int) -> list[str]:
+    """Each stage's processor time by kind at the largest size, the slope of its user time (the
+    work itself), the Kneser-Ney fit's split at every size, and the memory probe."""
+    big = next((r for r in rows if r["size"] == high), None)
+    lines = ["", f"Processor seconds at {high:,} abstracts, user (the work itself) and system (mostly the kernel "
+             f"backing fresh memory), and the log-log slope of user time between {low:,} and {high:,}:", ""]
+    for name, value in CPU.items():
+        user = slope(rows, lambda r: value(r, "user"), low, high)
+        at = f"{value(big, 'user'):.2f} user, {value(big, 'system'):.2f} system; " if big else ""
+        lines.append(f"- {name}: {at}user slope {user}")
+    lines += ["", "Kneser-Ney 5 fit:", "", "| abstracts | fit s | user s | system s | kn-5 MB |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['size']:,} | {r['kn']['fit_seconds']:.2f} | {r['kn']['fit_user_seconds']:.2f} | "
               f"{r['kn']['fit_system_seconds']:.2f} | {r['kn']['peak_mb']:,.0f} |" for r in rows]
-    lines += [""] + [f"- slope of the fit's {kind} time, {low:,} to {high:,}: {slope(rows, lambda r, k=key: r['kn'][k], low, high)}"
-                     for kind, key in KN_CPU.items()]
     if probes:
         lines += ["", "Memory probe, a new process writing memory it never touched:", ""]
         lines += [f"- {p['mb']:,} MB: {p['seconds']:.3f} s ({p['system_seconds']:.3f} s system), {p['seconds_per_gb']:.2f} s per GB"
@@ -313,7 +342,7 @@ def markdown(rows: list[dict], command: str, low: int, high: int, probes: list[d
         measured = slope(rows, value, low, high)
         verdict = "" if measured is None else (" (met)" if measured <= SLOPE_TARGET else " (NOT met)")
         lines.append(f"- {name}: {measured}{verdict}")
-    lines += fit_split(rows, probes, low, high)
+    lines += processor_time(rows, probes, low, high)
     big = next((r for r in rows if r["size"] == high), None)
     if big:
         lines += ["", f"Targets at {high:,} abstracts:", ""]

@@ -60,6 +60,14 @@ def chunks(count: int):
     return (slice(start, min(start + _CHUNK, count)) for start in range(0, count, _CHUNK))
 
 
+def or_positions(packed: np.ndarray) -> np.ndarray:
+    """ORs each element's position into uint64 ``packed`` (its low bits, which must be clear), in
+    place, a chunk of positions at a time (no position array of the full length)."""
+    for part in chunks(len(packed)):
+        packed[part] |= np.arange(part.start, part.stop, dtype=np.uint64)
+    return packed
+
+
 def unique(values: np.ndarray, scratch: Scratch | None = None, inverse: np.ndarray | None = None,
            first: bool = True, counts: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None]:
     """``np.unique(values, return_index=True, return_inverse=True, return_counts=True)`` of
@@ -82,9 +90,7 @@ def unique(values: np.ndarray, scratch: Scratch | None = None, inverse: np.ndarr
     low, starts, runs = work.low[:count], work.starts[:count], work.runs[:count]
     packed = values.view(np.uint64)  # (N,) value, then position, in place
     packed <<= np.uint64(position_bits)
-    for part in chunks(count):
-        packed[part] |= np.arange(part.start, part.stop, dtype=np.uint64)
-    packed.sort()
+    or_positions(packed).sort()
     mask = np.uint64((1 << position_bits) - 1)
     for part in chunks(count):
         low[part] = packed[part] & mask  # where each sorted value was

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import differs
+from .arrays import chunks, differs, or_positions
 
 SIDES = ("train", "val", "test")
 # An n-gram shared by more documents than this is boilerplate, not evidence of copying.
@@ -79,22 +79,25 @@ def _chain(columns, length: int, count: int) -> np.ndarray:
 
 
 def _mixed_ids(ids: np.ndarray) -> np.ndarray:
-    mixed = np.asarray(ids, np.uint64) + _GOLDEN
-    for lo in range(0, len(mixed), _BLOCK):  # a cache-sized block at a time
-        _mix(mixed[lo : lo + _BLOCK])
+    """The ids mixed, in place where ``ids`` is uint64 (a cache-sized block at a time)."""
+    mixed = np.asarray(ids, np.uint64)
+    for lo in range(0, len(mixed), _BLOCK):
+        block = mixed[lo : lo + _BLOCK]
+        block += _GOLDEN
+        _mix(block)
     return mixed
 
 
 def _ngram_hashes(mixed: np.ndarray, n: int, whole: np.ndarray) -> np.ndarray:
-    """Hashes of the n-grams at the positions where ``whole``, a cache-sized block at a time."""
-    hashes = np.empty(int(np.count_nonzero(whole)), np.uint64)
+    """Hashes of the n-grams at the positions where ``whole``, a cache-sized block at a time,
+    written over the start of ``mixed`` (a block's hashes land before the ids later blocks read)."""
     filled = 0
     for lo in range(0, len(whole), _BLOCK):
         hi = min(lo + _BLOCK, len(whole))
         block = _chain((mixed[lo + j : hi + j] for j in range(n)), n, hi - lo)[whole[lo:hi]]
-        hashes[filled : filled + len(block)] = block
+        mixed[filled : filled + len(block)] = block
         filled += len(block)
-    return hashes
+    return mixed[:filled]
 
 
 def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -119,17 +122,18 @@ def _whole_ngrams(lengths: np.ndarray, offsets: np.ndarray, n: int, count: int) 
 def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """The hashes of every document's word n-grams (a document shorter than n: one hash of all of
     it) and the document of each; an n-gram may repeat within a document. ``ids``: the words of
-    all documents (one id per distinct word), document d at ``ids[offsets[d]:offsets[d + 1]]``."""
+    all documents (one id per distinct word), document d at ``ids[offsets[d]:offsets[d + 1]]``;
+    uint64 ids are scratch space (the hashes are made in them, no copy of the corpus's size)."""
     mixed = _mixed_ids(ids)
     lengths = np.diff(offsets)
     count = max(len(mixed) - n + 1, 0)
-    whole = _whole_ngrams(lengths, offsets, n, count)
-    hashes = [_ngram_hashes(mixed, n, whole)]
-    owners = [np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[:count][whole]]
-    for length in np.unique(lengths[lengths < n]):
+    hashes, owners = [], []
+    for length in np.unique(lengths[lengths < n]):  # before the n-grams' hashes overwrite the ids
         short = np.flatnonzero(lengths == length)
         hashes.append(_chain((mixed[offsets[short] + j] for j in range(length)), int(length), len(short)))
         owners.append(short.astype(np.int32))
+    hashes.insert(0, _ngram_hashes(mixed, n, _whole_ngrams(lengths, offsets, n, count)))
+    owners.insert(0, np.repeat(np.arange(len(lengths), dtype=np.int32), np.maximum(lengths - n + 1, 0)))  # the n-grams' documents
     if len(hashes) == 1:  # no short document: no copy
         return hashes[0], owners[0]
     return np.concatenate(hashes), np.concatenate(owners)
@@ -141,10 +145,11 @@ def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, 
     in place, which is much faster than an argsort of the hashes."""
     bits = max(int(len(hashes) - 1).bit_length(), position_bits, 1)
     low = np.uint64((1 << bits) - 1)
-    keys = hashes & ~low
-    keys |= np.arange(len(hashes), dtype=np.uint64)
+    keys = or_positions(hashes & ~low)
     keys.sort()
-    first = differs(keys >> np.uint64(bits))
+    first = np.ones(len(keys), bool)  # where the top bits differ from the key before
+    for part in chunks(len(keys) - 1):
+        first[part.start + 1 : part.stop + 1] = (keys[part.start + 1 : part.stop + 1] ^ keys[part]) > low
     candidate = ~first
     candidate[:-1] |= ~first[1:]
     return (keys[candidate] & low).astype(np.int64), np.cumsum(first[candidate])

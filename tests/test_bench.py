@@ -66,5 +66,6 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
         assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn"))
     table = (tmp_path / "SCALE.md").read_text()
     assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
-    assert "Kneser-Ney 5 fit, processor seconds" in table and "- 24 MB: " in table
+    assert "Processor seconds at 80 abstracts" in table and "- group+split: " in table and "- 24 MB: " in table
+    assert all(set(r["prepare"]["lap_cpu"]) >= {"clean+tokenise", "group+split"} for r in rows)
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
