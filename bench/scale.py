@@ -19,8 +19,9 @@ so its time and peak memory (VmHWM) are its alone:
   targets; the fit's processor time split into user (the counting itself) and system (mostly
   the kernel backing the fresh memory the fit touches).
 
-Then a memory probe: a new process writes ``--probe-mb`` megabytes of fresh memory each, so the
-report shows what first touching memory costs on this machine at a small and a large size.
+Then a memory probe: new processes write ``--probes`` megabytes of fresh memory each, the sizes
+in turn three times, so the report shows what first touching memory costs on this machine at a
+small and a large size, and how much that varies.
 
 Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --out.
 """
@@ -45,6 +46,7 @@ from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 STAGES = ("prepare", "cached", "train", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
+PROBE_ROUNDS = 3  # the memory probe's sizes, in turn, this many times: its cost varies from run to run
 TARGETS = {"prepare_seconds": 240, "cached_seconds": 10, "prepare_mb": 2048, "train_mb": 1536, "kn_mb": 3072}
 
 
@@ -413,7 +415,8 @@ def main(argv=None) -> int:
             row[stage] = run_stage(stage, files[size], cache, args.train_batches, args.window)
             print(f"{size:>7,} abstracts  {stage:8s} {json.dumps(row[stage])}", flush=True)
         rows.append(row)
-    probes = [run_stage("touch", files[sizes[0]], work, 0, args.window, int(mb)) for mb in args.probes.split(",") if mb]
+    sizes_mb = [int(mb) for mb in args.probes.split(",") if mb]
+    probes = [run_stage("touch", files[sizes[0]], work, 0, args.window, mb) for _ in range(PROBE_ROUNDS) for mb in sizes_mb]
     for probe in probes:
         print(f"memory probe {json.dumps(probe)}", flush=True)
     out = Path(args.out)
