@@ -138,9 +138,9 @@ def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, bits: int, order:
 class _Level:
     """One order's n-grams with a positive (raw or continuation) count, grouped by context: the
     rank of a context's (n-1)-gram among the distinct ones (C of them) indexes ``bounds``
-    (C + 1,), where its n-grams' last ``words`` (E,, sorted within a context) and ``weights``
-    ``(count - discount) / context total`` (E,) begin and end, and ``gamma`` (C,), the mass it
-    leaves to the lower order (0 for a context without n-grams here)."""
+    (C + 1,), where its n-grams' last ``words`` (E,), sorted within each context, and their
+    ``weights`` ``(count - discount) / context total`` (E,) begin and end, and ``gamma`` (C,),
+    the mass it leaves to the lower order (0 for a context without n-grams here)."""
 
     def __init__(self, keys: np.ndarray, counts: np.ndarray, bits: int, contexts: int, modified: bool = False):
         if counts.min(initial=1) <= 0:
@@ -166,8 +166,8 @@ class _Level:
         self.weights = weights  # (E,)
 
     def spans(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rows (R,) of ``contexts`` (B,, -1: unseen) that have n-grams here, and where each
-        one's begin and end (R,) each."""
+        """The rows (R,) of ``contexts`` (B,) (ranks, -1: unseen) that have n-grams here, and
+        where each one's n-grams begin and end (R,) each."""
         rows = np.flatnonzero(contexts >= 0)
         begin, end = self.bounds[contexts[rows]], self.bounds[contexts[rows] + 1]
         keep = end > begin
