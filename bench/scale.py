@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from patentgen import pipeline
 from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 
 STAGES = ("prepare", "cached", "train", "kn")
@@ -179,30 +180,24 @@ def build_corpora(data: str, sizes: list[int], work: Path) -> tuple[dict[int, Pa
 
 # ---- stages, each in its own process ------------------------------------------------------------
 
-def cpu_laps():
+class CpuLaps(pipeline.Laps):
     """``pipeline.Laps`` that also keep each stage's user and system processor seconds."""
-    from patentgen import pipeline
 
-    class CpuLaps(pipeline.Laps):
-        def __init__(self):
-            super().__init__()
-            self.cpu: dict[str, dict[str, float]] = {}
-            self._cpu = cpu_seconds()
+    def __init__(self):
+        super().__init__()
+        self.cpu: dict[str, dict[str, float]] = {}
+        self._cpu = cpu_seconds()
 
-        def __call__(self, name: str) -> None:
-            super().__call__(name)
-            now, spent = cpu_seconds(), self.cpu.setdefault(name, {"user": 0.0, "system": 0.0})
-            spent["user"] += now[0] - self._cpu[0]
-            spent["system"] += now[1] - self._cpu[1]
-            self._cpu = now
-
-    return CpuLaps()
+    def __call__(self, name: str) -> None:
+        super().__call__(name)
+        now, spent = cpu_seconds(), self.cpu.setdefault(name, {"user": 0.0, "system": 0.0})
+        spent["user"] += now[0] - self._cpu[0]
+        spent["system"] += now[1] - self._cpu[1]
+        self._cpu = now
 
 
 def stage_prepare(cfg: TrainConfig) -> dict:
-    from patentgen import pipeline
-
-    laps = cpu_laps()
+    laps = CpuLaps()
     started = time.perf_counter()
     prepared, _, origin = pipeline.prepare_corpus(cfg, laps=laps)
     train = prepared.windows["train"]
@@ -214,7 +209,7 @@ def stage_prepare(cfg: TrainConfig) -> dict:
 
 
 def stage_train(cfg: TrainConfig, batches: int) -> dict:
-    from patentgen import pipeline, training
+    from patentgen import training
     from patentgen.model import build_model, compile_model
     from patentgen.windows import count_targets
 
@@ -235,7 +230,7 @@ def stage_train(cfg: TrainConfig, batches: int) -> dict:
 
 
 def stage_kn(cfg: TrainConfig) -> dict:
-    from patentgen import ngram, pipeline
+    from patentgen import ngram
     from patentgen.tokenizer import BOS_ID
 
     prepared, _, _ = pipeline.prepare_corpus(cfg)

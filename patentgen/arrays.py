@@ -17,7 +17,7 @@ Same results as numpy's, bit for bit (tested); only the memory access pattern di
 A caller that makes many such calls on arrays of one size passes them a ``Scratch``: work arrays
 allocated once and reused, because touching fresh memory costs far more than a pass over memory
 already touched (the kernel zeroes, and under a hypervisor first backs, every new page: on the
-2-core benchmark machine, 1 GB takes 0.8-2.6 s to touch and 0.06 s to pass over again), and
+2-core benchmark machine, 1 GB takes 0.4-2.6 s to touch and 0.06 s to pass over again), and
 numpy's arrays above glibc's 32 MB ``mmap`` threshold go back to the kernel when freed, so an
 array made in each call is touched fresh in each call.
 """

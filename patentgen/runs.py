@@ -242,17 +242,20 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
     return corpus.read_texts(path, text_column or run.config.get("text_column"))
 
 
-def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None) -> list[list[str]] | None:
+def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None,
+                  indices: list[int] | None = None) -> list[list[str]] | None:
     """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache (the
     entry of the run's corpus and settings, built here from the corpus file if missing), when
-    that entry holds exactly the run's split of that side; else None. Without the corpus file,
-    a sound entry for the checksum the run recorded is enough."""
+    that entry holds exactly the run's split of that side (``indices``, read from the run if
+    not given); else None. Without the corpus file, a sound entry for the checksum the run
+    recorded is enough."""
     from dataclasses import replace
 
     from . import pipeline
     from .config import TrainConfig
 
-    indices = split_indices(run, side)  # a run without a document split: its one-line error first
+    if indices is None:
+        indices = split_indices(run, side)  # a run without a document split: its one-line error first
     cfg = TrainConfig.from_json(run.config)
     cfg = replace(cfg, text_column=text_column or cfg.text_column)
     kept = run.tokenizer if cfg.init_from else None  # a fine-tuned run prepared its corpus with the tokenizer it kept
@@ -285,11 +288,12 @@ def split_indices(run: Run, side: str) -> list[int]:
 def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[list[str]]:
     """Tokens of each document of one side of the run's split, in split order: a held-out side
     from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file."""
-    cached = cached_tokens(run, side, data, text_column) if side != "train" else None
+    indices = split_indices(run, side)  # read once, for the cache and the corpus file alike
+    cached = cached_tokens(run, side, data, text_column, indices) if side != "train" else None
     if cached is not None:
         return cached
     texts = corpus_texts(run, data, text_column)
-    return [run.tokenizer.text_to_tokens(texts[i]) for i in split_indices(run, side)]
+    return [run.tokenizer.text_to_tokens(texts[i]) for i in indices]
 
 
 def split_windows(run: Run, side: str, data: str | None = None, text_column: str | None = None):
