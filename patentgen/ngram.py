@@ -14,9 +14,11 @@ that order's count-of-counts n1..n4: ``Y = n1 / (n1 + 2 n2)``, ``D1 = 1 - 2Y n2/
 of the discounts of the words seen after it, over its total count.
 
 Counting and scoring are numpy arrays, not dicts, so a corpus of ~13M tokens fits about 1 GB;
-the sorts and lookups go through ``arrays``, which keeps their memory access cheap as it grows,
-and every order is counted in one set of position-sized work arrays, touched once (fresh memory
-costs far more than a pass over memory already touched). An n-gram is one int64 key built from
+the sorts and lookups go through ``arrays``, which keeps their memory access cheap as it grows.
+Fresh memory costs far more than a pass over memory already touched, so every order is counted
+in one set of position-sized work arrays, touched once; beyond them a fit makes only what the
+model keeps (and a count per n-gram until its level is weighed), every other step a chunk at a
+time, and its arrays are not advised as huge pages (``arrays.small_pages``). An n-gram is one int64 key built from
 the rank of a shorter one among the distinct shorter ones and an id of ``bits`` bits: exact (no
 hashing, so no collisions) while distinct n-grams * 2**bits < 2**63. Contexts are keyed right to
 left (``rank of the (n-1)-gram suffix << bits | first id``), so one ``np.searchsorted`` per id
@@ -76,94 +78,123 @@ def _find(sorted_keys: np.ndarray, key: int) -> int:
     return at if at < len(sorted_keys) and sorted_keys[at] == key else -1
 
 
-def _positions(docs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _positions(docs: list[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
     """Every document's ids end to end (N,), and for each position how many ids its document
-    has from there on, itself included, counted up to MAX_ORDER (N,): an n-gram starts where that is
-    at least n."""
-    lengths = np.array([len(doc) for doc in docs], np.int64)  # (D,)
+    has from there on, itself included, counted up to ``order`` (N,): an n-gram starts where
+    that is at least n."""
+    lengths = np.fromiter(map(len, docs), np.int64, len(docs))  # (D,)
     ids = np.concatenate(docs, dtype=np.int32, casting="same_kind") if docs else np.zeros(0, np.int32)
-    room = np.repeat(np.cumsum(lengths), lengths)  # (N,) where each position's document ends
-    room -= np.arange(len(ids))
-    return ids, np.minimum(room, MAX_ORDER).astype(np.int8)
+    room = np.full(len(ids), order, np.int8)  # (N,)
+    ends = np.cumsum(lengths)  # (D,)
+    for left in range(1, order):
+        room[ends[lengths >= left] - left] = left
+    return ids, room
 
 
-def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, bits: int, order: int) -> tuple[list[np.ndarray], list[tuple]]:
-    """The distinct n-grams of every order n = 1..order, keyed both ways: ``suffixed`` (U_n,),
-    sorted ``rank of ids[1:] in suffixed[n-1] << bits | ids[0]`` (with the empty gram at n = 0),
-    and for each level the sorted keys ``rank of ids[:-1] in suffixed[n-1] << bits | ids[-1]``
-    (U_n,) with their counts (U_n,): continuation counts below ``order``, raw counts at ``order``.
-    Every order works in the same position-sized arrays, touched once."""
+def _count(ids: np.ndarray, room: np.ndarray, vocab_size: int, bits: int, order: int,
+           modified: bool) -> tuple[list[np.ndarray], dict[int, "_Level"]]:
+    """The distinct n-grams of every order n = 1..order-1 as contexts, ``suffixed`` (U_n,), sorted
+    ``rank of ids[1:] in suffixed[n-1] << bits | ids[0]`` (with the empty gram at n = 0), and
+    the levels n = 1..order, weighed with continuation counts below ``order``; the top one holds
+    its raw counts, to be weighed once the work arrays are gone. Every order works in the same
+    position-sized arrays, touched once; what is made per order is what the model keeps, plus
+    one int32 count per n-gram until its level is weighed."""
     size, shift = len(ids), np.int64(bits)
     work = arrays.Scratch(size)
     # Unigrams from a table over the vocabulary: keyed by their id both ways, no sort needed.
-    occurs = np.bincount(ids, minlength=vocab_size)  # (V,)
+    occurs = arrays.bincount(ids, vocab_size)  # (V,)
     words = np.flatnonzero(occurs)  # (U_1,)
     ranks = np.cumsum(occurs > 0, dtype=work.runs.dtype)[ids]  # (N,) 1 + rank in suffixed[n-1] of the (n-1)-gram at each position
     ranks -= 1
     following = np.empty_like(ranks)  # (N,) the same for the n-grams; both undefined where none starts
+    space = np.empty(size, ranks.dtype)  # (N,) room for to_gram
+    to_gram = space[:len(words)]  # (U_n,) suffixed rank -> rank in the level's order
+    to_gram[:] = np.arange(len(words))
     keys = np.empty(size, np.int64)  # (N,) the n-gram key at each position, then the sort's space
     suffixed = [np.zeros(1, np.int64), words]
-    levels = [(words.copy(), occurs[words].astype(np.int32))]  # counts replaced below order
-    previous = np.arange(len(words))  # suffixed rank -> rank in grams
+    level = _Level(words.copy(), bits, 1)
+    levels = {1: level}
+    if order == 1:
+        level.counts[:] = occurs[words]
     for n in range(2, order + 1):
         past = len(suffixed[-1]) << bits  # above every key: where no n-gram starts
         np.left_shift(ranks[1:], shift, out=keys[:-1])  # the (n-1)-gram after the first id
         keys[:-1] |= ids[:-1]
         keys[-1:] = past
         np.less(room, n, out=work.starts)
-        keys[work.starts] = past
+        np.copyto(keys, past, where=work.starts)
         top = n == order  # raw counts only there
         distinct, first, _, count = arrays.unique(keys, work, inverse=following, counts=top)  # (U_n,) each (+ 1 with past)
         if len(distinct) and distinct[-1] == past:
             distinct, first, count = distinct[:-1], first[:-1], count[:-1] if top else None
-        # Each distinct n-gram keyed by its prefix's rank and last id: distinct keys, so their sort is the level's order.
-        prefixed, gathered = keys[:len(first)], work.runs[:len(first)]  # (U_n,) each, in arrays already touched
-        np.left_shift(np.take(ranks, first, out=gathered), shift, out=prefixed)
-        first += n - 1
-        prefixed |= np.take(ids, first, out=gathered)
-        del first
-        grams, _, to_gram, _ = arrays.unique(prefixed, work, first=False, counts=False)  # (U_n,), (U_n,) suffixed rank -> rank in grams
+        grams = len(distinct)
+        if not top:
+            suffixed.append(distinct.copy())
         # distinct n-grams ending with each (n-1)-gram: how many different words precede it
-        levels[-1][1][previous] = np.bincount(np.right_shift(distinct, shift, out=keys[:len(distinct)]), minlength=len(previous))
-        counts = np.empty(len(grams), np.int32)  # (U_n,) in gram order: raw counts at order, else filled at n + 1
+        arrays.tally(np.right_shift(distinct, shift, out=distinct), level.counts, where=to_gram)
+        level.weigh(modified)
         if top:
-            counts[to_gram] = count
-        levels.append((grams, counts))
-        suffixed.append(distinct)
-        previous = to_gram
+            raw = following[:grams]  # (U_n,) no n-gram follows the top order's: its ranks' space is free
+            raw[:] = count
+        # Each distinct n-gram keyed by its prefix's rank and last id: distinct keys, so their sort is the level's order.
+        prefixed = keys[:grams]  # (U_n,)
+        for part in arrays.chunks(grams):
+            starts = first[part]  # (chunk,)
+            prefixed[part] = np.left_shift(ranks[starts], shift) | ids[starts + (n - 1)]
+        del first
+        grams_sorted, _, to_gram, _ = arrays.unique(prefixed, work, inverse=space[:grams], first=False, counts=False)
+        level = _Level(grams_sorted, bits, len(suffixed[n - 1]))
+        levels[n] = level
+        if top:
+            level.counts[to_gram] = raw
         ranks, following = following, ranks
     return suffixed[:order], levels
 
 
 class _Level:
-    """One order's n-grams with a positive (raw or continuation) count, grouped by context: the
-    rank of a context's (n-1)-gram among the distinct ones (C of them) indexes ``bounds``
-    (C + 1,), where its n-grams' last ``words`` (E,), sorted within each context, and their
-    ``weights`` ``(count - discount) / context total`` (E,) begin and end, and ``gamma`` (C,),
-    the mass it leaves to the lower order (0 for a context without n-grams here)."""
+    """One order's distinct n-grams, grouped by context: the rank of a context's (n-1)-gram among
+    the distinct ones (C of them) indexes ``bounds`` (C + 1,), where its n-grams' last ``words``
+    (E,), sorted within each context, begin and end. Weighed from their (raw or continuation)
+    ``counts`` (E,): ``weights`` ``(count - discount) / context total`` (E,) and ``gamma`` (C,),
+    the mass a context leaves to the lower order (1 where it has no counts here: the lower order
+    stands as it is). An n-gram with no continuation count (one seen only where a document
+    begins) keeps weight 0."""
 
-    def __init__(self, keys: np.ndarray, counts: np.ndarray, bits: int, contexts: int, modified: bool = False):
-        if counts.min(initial=1) <= 0:
-            seen = counts > 0
-            keys, counts = keys[seen], counts[seen]
-        self.discount = discounts([int(c) for c in np.bincount(np.minimum(counts, 5), minlength=5)], modified)  # (D1, D2, D3+)
+    def __init__(self, keys: np.ndarray, bits: int, contexts: int):
+        """From the sorted n-gram keys (E,), ``context rank << bits | last id``, which are the
+        caller's to lose."""
         self.words = np.empty(len(keys), np.uint16 if bits <= 16 else np.int32)  # (E,)
         for part in arrays.chunks(len(keys)):
             self.words[part] = keys[part] & ((1 << bits) - 1)
-        context = np.right_shift(keys, bits, out=keys)  # (E,) sorted; the keys are the caller's to lose
-        del keys
-        self.bounds = np.zeros(contexts + 1, np.int32 if len(counts) < 2**31 else np.int64)  # (C + 1,)
-        np.cumsum(np.bincount(context, minlength=contexts), out=self.bounds[1:])
-        del context
-        used = np.flatnonzero(self.bounds[1:] > self.bounds[:-1])  # (c,) contexts with n-grams here
-        first = self.bounds[used]  # (c,)
-        total = np.add.reduceat(counts, first).astype(np.float64)  # (c,)
-        weights = np.array((0.0,) + self.discount)[np.minimum(counts, 3)]  # (E,) each n-gram's discount
-        self.gamma = np.zeros(contexts)  # (C,)
-        self.gamma[used] = np.add.reduceat(weights, first) / total
-        np.subtract(counts, weights, out=weights)
-        weights /= np.repeat(total, np.diff(self.bounds)[used])
-        self.weights = weights  # (E,)
+        kind = np.int32 if len(keys) < 2**31 else np.int64
+        self.bounds = np.zeros(contexts + 1, kind)  # (C + 1,)
+        arrays.tally(np.right_shift(keys, bits, out=keys), self.bounds[1:])
+        for part in arrays.chunks(contexts):  # a running sum, carried from chunk to chunk
+            np.cumsum(self.bounds[part.start:part.stop + 1], out=self.bounds[part.start:part.stop + 1])
+        self.counts = np.zeros(len(keys), np.int32)  # (E,) until weighed
+
+    def weigh(self, modified: bool) -> None:
+        """Discounts, ``weights`` and ``gamma`` from ``counts``, which are then dropped; a group
+        of contexts at a time."""
+        counts, self.counts = self.counts, None
+        of_counts = np.zeros(6, np.int64)
+        for part in arrays.chunks(len(counts)):
+            of_counts += np.bincount(np.minimum(counts[part], 5), minlength=6)
+        self.discount = discounts([int(c) for c in of_counts], modified)  # (D1, D2, D3+)
+        by_count = np.array((0.0,) + self.discount)
+        self.weights = np.empty(len(counts))  # (E,)
+        self.gamma = np.ones(len(self.bounds) - 1)  # (C,)
+        for first, stop in arrays.spans(self.bounds):
+            begin, end = self.bounds[first], self.bounds[stop]
+            group = np.repeat(np.arange(stop - first), np.diff(self.bounds[first:stop + 1]))  # (e,) each n-gram's context, from 0
+            count = counts[begin:end]  # (e,)
+            discount = by_count[np.minimum(count, 3)]  # (e,)
+            total = np.bincount(group, weights=count, minlength=stop - first)  # (c,)
+            mass = np.bincount(group, weights=discount, minlength=stop - first)  # (c,)
+            seen = total > 0
+            self.gamma[first:stop][seen] = mass[seen] / total[seen]
+            np.subtract(count, discount, out=self.weights[begin:end])
+            np.divide(self.weights[begin:end], np.where(seen, total, 1.0)[group], out=self.weights[begin:end])
 
     def spans(self, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows (R,) of ``contexts`` (B,) (ranks, -1: unseen) that have n-grams here, and
@@ -201,11 +232,9 @@ class KneserNey:
         self.order, self.vocab_size = order, vocab_size
         self.bits = max(int(vocab_size - 1).bit_length(), 1)  # an id's bits in a key
         self.arch = f"{'mkn' if modified else 'kn'}-{order}"
-        self.suffixed, levels = _count(*_positions(docs), vocab_size, self.bits, order)  # contexts: suffixed[k] (U_k,), k < order
-        self.levels = {}
-        for n in range(1, order + 1):  # each order's counts freed as its level is made
-            self.levels[n] = _Level(*levels[n - 1], self.bits, len(self.suffixed[n - 1]), modified)
-            levels[n - 1] = None
+        with arrays.small_pages():  # contexts: suffixed[k] (U_k,), k < order
+            self.suffixed, self.levels = _count(*_positions(docs, order), vocab_size, self.bits, order, modified)
+            self.levels[order].weigh(modified)
         uniform = np.full((1, vocab_size), 1.0 / vocab_size)  # (1, V)
         self.unigram = self._interpolate(uniform, 1, np.zeros(1, np.int64))[0]  # (V,) P(.) of the empty context
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import chunks, differs, or_positions
+from .arrays import bincount, chunks, differs, or_positions
 
 SIDES = ("train", "val", "test")
 # An n-gram shared by more documents than this is boilerplate, not evidence of copying.
@@ -203,7 +203,7 @@ def near_duplicate_pairs(ids: np.ndarray, offsets: np.ndarray, n: int = 8, thres
     arrays as long as the corpus, and one key per (pair, shared n-gram)."""
     hashes, owner = shingles(ids, offsets, n)
     documents = len(offsets) - 1
-    sizes = np.bincount(owner, minlength=documents)
+    sizes = bincount(owner, documents)
     runs = _shared_runs(hashes, owner)
     del hashes, owner
     repeated = ~differs(runs)  # an n-gram again in one document

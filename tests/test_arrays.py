@@ -51,3 +51,73 @@ def test_one_scratch_serves_calls_of_different_sizes_and_writes_the_inverse_wher
         distinct, first, got, counts = arrays.unique(values.copy(), scratch, inverse=inverse, counts=False)
         assert got is inverse and counts is None
         assert all(np.array_equal(a, b) for a, b in zip((distinct, first, inverse), want[:3]))
+
+
+def test_unique_with_scratch_answers_in_the_callers_arrays_and_counts_as_numpy(monkeypatch):
+    monkeypatch.setattr(arrays, "_CHUNK", 1000)  # compaction and run lengths over many chunks
+    values = np.random.default_rng(6).integers(0, 40000, 3 * arrays._SMALL, dtype=np.int64)
+    want = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
+    scratch, given = arrays.Scratch(len(values)), values.copy()
+    distinct, first, inverse, counts = arrays.unique(given, scratch)
+    assert all(np.array_equal(a, b) for a, b in zip((distinct, first, inverse, counts), want))
+    assert np.shares_memory(distinct, given) and np.shares_memory(first, scratch.low) and np.shares_memory(counts, scratch.runs)
+    alone = arrays.unique(values.copy())  # without a scratch: arrays of their own, numpy's count dtype
+    assert alone[3].dtype == np.int64 and not np.shares_memory(alone[0], values)
+
+
+@pytest.mark.parametrize("where", [False, True])
+def test_tally_counts_sorted_values_across_chunks_into_place(monkeypatch, where):
+    monkeypatch.setattr(arrays, "_CHUNK", 7)  # runs cut by chunk ends
+    rng = np.random.default_rng(1)
+    values = np.sort(rng.choice(np.r_[0:5, 9, 40:43, 99], 200))  # gaps, and the largest value 99
+    into = rng.permutation(100) if where else None
+    out = np.full(100, 3, np.int32)
+    arrays.tally(values, out, into)
+    want = np.full(100, 3)
+    want[into if where else slice(None)] += np.bincount(values, minlength=100)
+    assert np.array_equal(out, want)
+
+
+def test_spans_cover_every_run_once_in_groups_of_about_a_chunk(monkeypatch):
+    monkeypatch.setattr(arrays, "_CHUNK", 10)
+    lengths = np.array([0, 3, 0, 0, 25, 4, 4, 4, 0] + [0] * 30 + [1, 9, 2])  # a run over a chunk, many empty ones
+    bounds = np.r_[0, np.cumsum(lengths)]
+    groups = list(arrays.spans(bounds))
+    assert groups[0][0] == 0 and groups[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in zip(groups, groups[1:]))
+    for first, stop in groups:
+        assert stop - first <= 10 and (bounds[stop] - bounds[first] <= 10 or stop == first + 1)
+    assert list(arrays.spans(np.zeros(1, np.int64))) == []
+
+
+def test_running_count_and_bincount_carry_across_chunks(monkeypatch):
+    monkeypatch.setattr(arrays, "_CHUNK", 5)
+    rng = np.random.default_rng(2)
+    flags = rng.random(23) < 0.4
+    assert np.array_equal(arrays.running_count(flags, np.empty(23, np.int32)), np.cumsum(flags) - 1)
+    ids = rng.integers(0, 9, 23, dtype=np.int32)
+    assert np.array_equal(arrays.bincount(ids, 12), np.bincount(ids, minlength=12))
+
+
+def _hugepage_advice() -> bool:
+    toggle = arrays.multiarray._set_madvise_hugepage
+    now = toggle(True)
+    toggle(now)
+    return now
+
+
+def test_small_pages_turns_numpys_huge_page_advice_off_inside_unless_the_user_chose(monkeypatch):
+    toggle = getattr(arrays.multiarray, "_set_madvise_hugepage", None)
+    if toggle is None:
+        pytest.skip("this numpy has no huge page advice to turn off")
+    before = toggle(True)
+    try:
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+        with arrays.small_pages():
+            assert _hugepage_advice() is False
+        assert _hugepage_advice() is True  # restored
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+        with arrays.small_pages():
+            assert _hugepage_advice() is True
+    finally:
+        toggle(before)
