@@ -111,12 +111,13 @@ def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _whole_ngrams(lengths: np.ndarray, offsets: np.ndarray, n: int, count: int) -> np.ndarray:
-    """Whether the n words from each position lie in one document."""
+    """Whether the n words from each position lie in one document: +1 where a document's
+    n-grams begin, -1 after they end, summed in place (never more than 1: they do not overlap)."""
     marks = np.zeros(count + 1, np.int8)
     long = np.flatnonzero(lengths >= n)
     np.add.at(marks, offsets[long], 1)
     np.add.at(marks, offsets[long + 1] - n + 1, -1)
-    return np.cumsum(marks[:-1], dtype=np.int8) > 0
+    return np.cumsum(marks, dtype=np.int8, out=marks)[:-1].view(bool)
 
 
 def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -139,27 +140,36 @@ def shingles(ids: np.ndarray, offsets: np.ndarray, n: int = 8) -> tuple[np.ndarr
     return np.concatenate(hashes), np.concatenate(owners)
 
 
-def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, np.ndarray]:
+def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The positions of the hashes whose top bits another hash shares, in (top bits, position)
-    order, and the number of each one's run of equal top bits. Sorts (top bits << bits | position)
-    in place, which is much faster than an argsort of the hashes."""
+    order, the number of each one's run of equal top bits, and its full hash. Sorts (top bits <<
+    bits | position) in place of the hashes (their low bits kept aside, at most half their
+    memory), which is much faster than an argsort of the hashes."""
     bits = max(int(len(hashes) - 1).bit_length(), position_bits, 1)
     low = np.uint64((1 << bits) - 1)
-    keys = or_positions(hashes & ~low)
+    lost = np.empty(len(hashes), np.uint32 if bits <= 32 else np.uint64)  # the low bits of each hash
+    for part in chunks(len(hashes)):
+        lost[part] = hashes[part] & low
+        hashes[part] &= ~low
+    keys = or_positions(hashes)
     keys.sort()
     first = np.ones(len(keys), bool)  # where the top bits differ from the key before
     for part in chunks(len(keys) - 1):
         first[part.start + 1 : part.stop + 1] = (keys[part.start + 1 : part.stop + 1] ^ keys[part]) > low
     candidate = ~first
     candidate[:-1] |= ~first[1:]
-    return (keys[candidate] & low).astype(np.int64), np.cumsum(first[candidate])
+    places = keys[candidate]  # (C,)
+    full = places & ~low  # (C,)
+    places &= low
+    full |= lost[places]
+    return places.view(np.int64), np.cumsum(first[candidate]), full
 
 
 def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
     """(run << 32 | document), sorted, for every n-gram that occurs more than once (a run is one
-    such n-gram, runs in hash order)."""
-    places, segment = _prefix_sorted(hashes, position_bits)
-    full = hashes[places]
+    such n-gram, runs in hash order), given each hash's document. The hashes are scratch space:
+    their contents are lost."""
+    places, segment, full = _prefix_sorted(hashes, position_bits)
     clash = ~differs(segment) & differs(full)  # top bits shared by two hashes: put in hash order
     if clash.any():
         fix = np.flatnonzero(np.isin(segment, segment[clash]))
