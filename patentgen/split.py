@@ -113,10 +113,10 @@ def word_ids(docs: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
 def _whole_ngrams(lengths: np.ndarray, offsets: np.ndarray, n: int, count: int) -> np.ndarray:
     """Whether the n words from each position lie in one document: +1 where a document's
     n-grams begin, -1 after they end, summed in place (never more than 1: they do not overlap)."""
-    marks = np.zeros(count + 1, np.int8)
+    marks = np.full(count + 1, 0, np.int8)  # written through once (zeroed pages would fault twice)
     long = np.flatnonzero(lengths >= n)
-    np.add.at(marks, offsets[long], 1)
-    np.add.at(marks, offsets[long + 1] - n + 1, -1)
+    marks[offsets[long]] += 1  # distinct places within each statement
+    marks[offsets[long + 1] - n + 1] -= 1
     return np.cumsum(marks, dtype=np.int8, out=marks)[:-1].view(bool)
 
 
@@ -162,7 +162,7 @@ def _prefix_sorted(hashes: np.ndarray, position_bits: int) -> tuple[np.ndarray, 
     full = places & ~low  # (C,)
     places &= low
     full |= lost[places]
-    return places.view(np.int64), np.cumsum(first[candidate]), full
+    return places.view(np.int64), np.cumsum(first[candidate], dtype=np.int32), full
 
 
 def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) -> np.ndarray:
@@ -172,14 +172,17 @@ def _shared_runs(hashes: np.ndarray, owner: np.ndarray, position_bits: int = 0) 
     places, segment, full = _prefix_sorted(hashes, position_bits)
     clash = ~differs(segment) & differs(full)  # top bits shared by two hashes: put in hash order
     if clash.any():
-        fix = np.flatnonzero(np.isin(segment, segment[clash]))
+        clashed = np.zeros(int(segment[-1]) + 1, bool)  # by segment number
+        clashed[segment[clash]] = True
+        fix = np.flatnonzero(clashed[segment])
         order = np.lexsort((places[fix], full[fix], segment[fix]))
         places[fix], full[fix] = places[fix][order], full[fix][order]
     first = differs(full)
     shared = ~first
     shared[:-1] |= ~first[1:]
-    keys = np.cumsum(first[shared]).astype(np.uint64) << np.uint64(32)
-    keys |= owner[places[shared]].astype(np.uint64)
+    keys = np.cumsum(first[shared], dtype=np.uint64)
+    keys <<= np.uint64(32)
+    keys |= owner[places[shared]].astype(np.uint32)
     keys.sort()
     return keys
 
@@ -188,7 +191,7 @@ def _pair_keys(runs: np.ndarray, documents: int, max_docs: int) -> np.ndarray:
     """a * documents + b, sorted, once for every n-gram that documents a < b share, where the
     n-gram is in 2 to ``max_docs`` documents."""
     run = runs >> np.uint64(32)
-    owner = (runs & _LOW).astype(np.int64)
+    owner = (runs & _LOW).view(np.int64)
     starts = np.flatnonzero(differs(run))
     lengths = np.diff(np.concatenate([starts, [len(run)]]))
     kept = (lengths > 1) & (lengths <= max_docs)
