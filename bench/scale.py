@@ -19,9 +19,11 @@ so its time and peak memory (VmHWM) are its alone:
   targets; the fit's processor time split into user (the counting itself) and system (mostly
   the kernel backing the fresh memory the fit touches).
 
-Then a memory probe: new processes write ``--probes`` megabytes of fresh memory each, the sizes
-in turn three times, so the report shows what first touching memory costs on this machine at a
-small and a large size, and how much that varies.
+Then a memory probe: new processes write ``--probes`` megabytes of fresh memory each, with
+numpy's default advice to the kernel (transparent huge pages, on Linux 4.6 and later) and
+without it (``arrays.small_pages``, as the Kneser-Ney fit runs), the sizes in turn three times,
+so the report shows what first touching memory costs on this machine at a small and a large
+size, both ways, and how much that varies.
 
 Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --out.
 """
@@ -29,6 +31,7 @@ Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import json
@@ -47,6 +50,7 @@ from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 STAGES = ("prepare", "cached", "train", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
+PROBE_PAGES = ("numpy", "small")  # numpy's huge page advice as it is, and turned off
 PROBE_ROUNDS = 3  # the memory probe's sizes, in turn, this many times: its cost varies from run to run
 TARGETS = {"prepare_seconds": 240, "cached_seconds": 10, "prepare_mb": 2048, "train_mb": 1536, "kn_mb": 3072}
 
@@ -249,19 +253,23 @@ def stage_kn(cfg: TrainConfig) -> dict:
             "test_ce": round(float(-logprob.mean()), 4), "peak_mb": peak_mb()}
 
 
-def stage_touch(megabytes: int) -> dict:
-    """Writes ``megabytes`` of memory this process never touched, timed."""
-    started, (_, system) = time.perf_counter(), cpu_seconds()
-    block = np.ones(megabytes << 17, np.int64)  # (MB * 2**20 / 8,)
-    seconds, (_, system_after) = time.perf_counter() - started, cpu_seconds()
+def stage_touch(megabytes: int, pages: str) -> dict:
+    """Writes ``megabytes`` of memory this process never touched, timed, with numpy's advice on
+    huge pages as it is (``pages="numpy"``) or turned off (``"small"``)."""
+    from patentgen import arrays
+
+    with arrays.small_pages() if pages == "small" else contextlib.nullcontext():
+        started, (_, system) = time.perf_counter(), cpu_seconds()
+        block = np.ones(megabytes << 17, np.int64)  # (MB * 2**20 / 8,)
+        seconds, (_, system_after) = time.perf_counter() - started, cpu_seconds()
     del block
-    return {"mb": megabytes, "seconds": round(seconds, 3), "system_seconds": round(system_after - system, 3),
+    return {"mb": megabytes, "pages": pages, "seconds": round(seconds, 3), "system_seconds": round(system_after - system, 3),
             "seconds_per_gb": round(seconds * 1024 / megabytes, 2)}
 
 
-def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, probe_mb: int = 0) -> dict:
+def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, probe_mb: int = 0, pages: str = "numpy") -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--data", str(data), "--train-batches", str(batches),
-           "--window", str(window), "--probe-mb", str(probe_mb)]
+           "--window", str(window), "--probe-mb", str(probe_mb), "--probe-pages", pages]
     env = {**os.environ, "PATENTGEN_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -314,9 +322,10 @@ def processor_time(rows: list[dict], probes: list[dict], low: int, high: int) ->
     lines += [f"| {r['size']:,} | {r['kn']['fit_seconds']:.2f} | {r['kn']['fit_user_seconds']:.2f} | "
               f"{r['kn']['fit_system_seconds']:.2f} | {r['kn']['peak_mb']:,.0f} |" for r in rows]
     if probes:
+        advice = {"numpy": "huge pages advised (numpy's default)", "small": "not advised (arrays.small_pages)"}
         lines += ["", "Memory probe, a new process writing memory it never touched:", ""]
-        lines += [f"- {p['mb']:,} MB: {p['seconds']:.3f} s ({p['system_seconds']:.3f} s system), {p['seconds_per_gb']:.2f} s per GB"
-                  for p in probes]
+        lines += [f"- {p['mb']:,} MB, {advice[p['pages']]}: {p['seconds']:.3f} s ({p['system_seconds']:.3f} s system), "
+                  f"{p['seconds_per_gb']:.2f} s per GB" for p in probes]
     return lines
 
 
@@ -385,12 +394,13 @@ def main(argv=None) -> int:
                    help="megabytes of fresh memory the memory probe writes, each in a new process (default: %(default)s)")
     p.add_argument("--stage", choices=(*STAGES, "touch"), help=argparse.SUPPRESS)  # one stage, in this process (used by the bench itself)
     p.add_argument("--probe-mb", type=int, default=0, help=argparse.SUPPRESS)  # the touch stage's size
+    p.add_argument("--probe-pages", choices=PROBE_PAGES, default="numpy", help=argparse.SUPPRESS)  # and its huge page advice
     args = p.parse_args(argv)
     cfg = TrainConfig(data=args.data, window=args.window)
     if args.stage:
         result = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn}.get(args.stage)
         if args.stage == "touch":
-            print(json.dumps(stage_touch(args.probe_mb)))
+            print(json.dumps(stage_touch(args.probe_mb, args.probe_pages)))
         else:
             print(json.dumps(result(cfg) if result else stage_train(cfg, args.train_batches)))
         return 0
@@ -411,7 +421,8 @@ def main(argv=None) -> int:
             print(f"{size:>7,} abstracts  {stage:8s} {json.dumps(row[stage])}", flush=True)
         rows.append(row)
     sizes_mb = [int(mb) for mb in args.probes.split(",") if mb]
-    probes = [run_stage("touch", files[sizes[0]], work, 0, args.window, mb) for _ in range(PROBE_ROUNDS) for mb in sizes_mb]
+    probes = [run_stage("touch", files[sizes[0]], work, 0, args.window, mb, pages)
+              for _ in range(PROBE_ROUNDS) for mb in sizes_mb for pages in PROBE_PAGES]
     for probe in probes:
         print(f"memory probe {json.dumps(probe)}", flush=True)
     out = Path(args.out)

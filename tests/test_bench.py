@@ -53,7 +53,8 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / "scale.json").read_text())
     rows, probes = written["rows"], written["memory_probe"]
-    assert [p["mb"] for p in probes] == [8, 24] * 3 and all(p["seconds"] > 0 for p in probes)
+    assert [(p["mb"], p["pages"]) for p in probes] == [(8, "numpy"), (8, "small"), (24, "numpy"), (24, "small")] * 3
+    assert all(p["seconds"] > 0 for p in probes)
     synthetic = 80 - len(abstracts)  # abstracts beyond the real file's are sampled from the shipped model
     assert len(abstracts) > 60 and [(r["size"], r["synthetic"]) for r in rows] == [(40, 0), (60, 0), (80, synthetic)]
     assert [r["prepare"]["documents"] for r in rows] == [40, 60, 80]
@@ -66,6 +67,7 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
         assert all(r[stage]["peak_mb"] > 0 for stage in ("prepare", "cached", "train", "kn"))
     table = (tmp_path / "SCALE.md").read_text()
     assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
-    assert "Processor seconds at 80 abstracts" in table and "- group+split: " in table and "- 24 MB: " in table
+    assert "Processor seconds at 80 abstracts" in table and "- group+split: " in table
+    assert "- 24 MB, huge pages advised (numpy's default): " in table and "- 24 MB, not advised (arrays.small_pages): " in table
     assert all(set(r["prepare"]["lap_cpu"]) >= {"clean+tokenise", "group+split"} for r in rows)
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
