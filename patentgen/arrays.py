@@ -19,7 +19,11 @@ allocated once and reused, because touching fresh memory costs far more than a p
 already touched (the kernel zeroes, and under a hypervisor first backs, every new page: on the
 2-core benchmark machine, 1 GB takes 0.4-2.6 s to touch and 0.06 s to pass over again), and
 numpy's arrays above glibc's 32 MB ``mmap`` threshold go back to the kernel when freed, so an
-array made in each call is touched fresh in each call.
+array made in each call is touched fresh in each call. For the same reason the counting helpers
+(``tally``, ``bincount``, ``running_count``) work a chunk at a time, where numpy's own would
+make a temporary of the input's length, and ``small_pages`` turns numpy's huge-page advice off
+for a block that touches much fresh memory once (on that machine a fresh gigabyte cost 0.18-2.5 s
+with the advice and 0.36 s without it, in ``bench.scale``'s memory probe).
 """
 
 from __future__ import annotations
@@ -83,9 +87,9 @@ def small_pages():
     """Arrays made inside are not advised to the kernel as transparent huge pages (numpy advises
     it for every array of 4 MB or more), unless the user chose with ``NUMPY_MADVISE_HUGEPAGE``.
     For work that touches a lot of fresh memory once: on the 2-core benchmark machine (a virtual
-    machine), a fresh huge page costs several times its 512 small pages in kernel time, and the
-    Kneser-Ney fit at 100,000 abstracts spent 1.6-2.2 s of system time with them against 0.4 s
-    without, its user time the same."""
+    machine), a fresh huge page costs from half to seven times its 512 small pages in kernel
+    time, and the Kneser-Ney fit at 100,000 abstracts spent 1.6-2.4 s of system time with them
+    against 0.4-0.8 s without, its user time the same."""
     toggle = getattr(multiarray, "_set_madvise_hugepage", None)
     if toggle is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         yield
