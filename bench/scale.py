@@ -398,11 +398,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     cfg = TrainConfig(data=args.data, window=args.window)
     if args.stage:
-        result = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn}.get(args.stage)
-        if args.stage == "touch":
-            print(json.dumps(stage_touch(args.probe_mb, args.probe_pages)))
-        else:
-            print(json.dumps(result(cfg) if result else stage_train(cfg, args.train_batches)))
+        run = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn,
+               "train": lambda cfg: stage_train(cfg, args.train_batches),
+               "touch": lambda cfg: stage_touch(args.probe_mb, args.probe_pages)}[args.stage]
+        print(json.dumps(run(cfg)))
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(","))
     work = Path(args.work)

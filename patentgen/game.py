@@ -154,7 +154,7 @@ def from_run(run, rules: Rules = Rules(), data: str | None = None) -> Game:
     from . import generation, runs
 
     test_ids = runs.split_indices(run, "test")
-    tokens = runs.split_tokens(run, "test", data=data)  # from the prepared-corpus cache where it can
+    tokens = runs.split_tokens(run, "test", data=data, indices=test_ids)  # from the prepared-corpus cache where it can
 
     def sample(seed: list[str], n: int, sampler: sampling.Sampler, rng: np.random.Generator) -> list[str]:
         return generation.continue_text(run, seed, n, rng, sampler).words

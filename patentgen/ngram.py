@@ -36,7 +36,7 @@ import numpy as np
 
 from . import arrays
 
-MAX_ORDER = 127  # how far ``_positions`` counts the ids left in a document
+MAX_ORDER = 127  # ``_positions`` counts the ids left in a document up to the order, in int8
 
 
 class Unigram:

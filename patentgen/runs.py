@@ -285,10 +285,13 @@ def split_indices(run: Run, side: str) -> list[int]:
     return split[side]
 
 
-def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None) -> list[list[str]]:
+def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None,
+                 indices: list[int] | None = None) -> list[list[str]]:
     """Tokens of each document of one side of the run's split, in split order: a held-out side
-    from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file."""
-    indices = split_indices(run, side)  # read once, for the cache and the corpus file alike
+    from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file.
+    ``indices``: the side's document indices, read from the run if not given."""
+    if indices is None:
+        indices = split_indices(run, side)  # read once, for the cache and the corpus file alike
     cached = cached_tokens(run, side, data, text_column, indices) if side != "train" else None
     if cached is not None:
         return cached
