@@ -32,6 +32,8 @@ DEFAULT = DEFAULT_SAMPLER  # generate.py's and the web page's sampler (patentgen
 
 NextLogits = Callable[[Sequence[int], object], tuple[np.ndarray, object]]
 ALWAYS_BANNED = (PAD_ID, BOS_ID)  # never a word; <unk> is banned too unless the run spells it
+NEVER_CACHED = (PAD_ID, UNK_ID, BOS_ID)  # neither cache copies these: <unk> stands for many words, and the
+# open vocabulary's own copy rule already repeats a rare word of the context
 
 
 def words_of(context: Sequence[int]) -> list[int]:
@@ -127,7 +129,7 @@ class _Cache:
 class PhraseCache(_Cache):
     """The continuation of a repeated phrase (an n-gram cache, the counterpart of
     ``NoRepeatNGram``): where the last ``context`` words already occurred in the text, the
-    words that followed them there get a share ``weight`` of the probability,
+    words that followed them there (``NEVER_CACHED`` ids left out) get a share ``weight`` of the probability,
     ``(1 - weight) * P_model + weight * share among those followers``. Patent abstracts repeat
     their phrases ("the neural network ... the neural network") more than the model alone does."""
 
@@ -148,7 +150,7 @@ class PhraseCache(_Cache):
                 at = words.index(tail[-1], at + 1, n - 1)  # the phrase would end at `at`
             except ValueError:
                 return found
-            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in ALWAYS_BANNED:
+            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in NEVER_CACHED:
                 found.append(words[at + 1])
 
     def share(self, history: Sequence[int]) -> Share | None:
@@ -165,8 +167,8 @@ class WordCache(_Cache):
     their terms (words are bursty) more than the model predicts. The cache is trusted as it
     fills: with ``n`` cached words, ``w = weight * n / (n + ramp)``. The ``skip_top`` most
     frequent words (punctuation and function words: the ids after the reserved ones, as the
-    vocabulary is sorted by count), reserved ids (``<unk>`` too: the open vocabulary's own copy
-    rule repeats rare words) and the word just written are never cached."""
+    vocabulary is sorted by count), the reserved ids (``NEVER_CACHED``, as for the phrase cache)
+    and the word just written are never cached."""
 
     weight: float
     skip_top: int = 50
@@ -174,7 +176,7 @@ class WordCache(_Cache):
 
     def cached(self, history: Sequence[int]) -> list[int]:
         """The words of the text the cache holds (with repeats)."""
-        last, first = (history[-1] if len(history) else None), 3 + self.skip_top
+        last, first = (history[-1] if len(history) else None), max(NEVER_CACHED) + 1 + self.skip_top  # the reserved ids come first
         return [w for w in history if w >= first and w != last]
 
     def factor(self, n: int) -> float:

@@ -201,7 +201,7 @@ def reference_distribution(logits, history, banned, word=0.1, phrase=0.3, skip_t
         b = word * len(cached) / (len(cached) + ramp)
         probs = (1 - b) * probs + b * np.bincount(cached, minlength=len(probs)) / len(cached)
     followers = [history[i + 2] for i in range(len(history) - 2)
-                 if list(history[i : i + 2]) == list(history[-2:]) and history[i + 2] not in (PAD_ID, BOS_ID)]
+                 if list(history[i : i + 2]) == list(history[-2:]) and history[i + 2] not in (PAD_ID, UNK_ID, BOS_ID)]
     if followers:
         probs = (1 - phrase) * probs + phrase * np.bincount(followers, minlength=len(probs)) / len(followers)
     probs[~np.isfinite(logits)] = 0.0
@@ -238,4 +238,4 @@ def test_draw_is_numpys_choice_and_followers_the_plain_scan():
         for _ in range(50):
             history = [int(w) for w in rng.integers(0, 5, rng.integers(0, 40))]
             plain = [history[i + k] for i in range(len(history) - k) if history[i : i + k] == history[len(history) - k :]]
-            assert sampling.PhraseCache(0.5, k).followers(history) == [w for w in plain if w not in (PAD_ID, BOS_ID)]
+            assert sampling.PhraseCache(0.5, k).followers(history) == [w for w in plain if w not in (PAD_ID, UNK_ID, BOS_ID)]
