@@ -90,7 +90,7 @@ def shipped(path: str | Path) -> bool:
 
 def setting(default, help: str, group: str, **flag):
     """A TrainConfig field with its flag's description: ``help`` and ``group`` for ``--help``;
-    ``flag`` may give ``kind`` (a ``cli`` parser: positive_int, fraction, ...), ``choices`` (a
+    ``flag`` may give ``kind`` (a ``cli`` parser: positive_int, fraction, ...), ``nargs``, ``choices`` (a
     tuple, or the name of a list train.py knows: arch, corpus, strategy), ``action``
     (store_true; store_false for an inverted flag named by ``name``), ``name`` (the flag when it is
     not --field-name), ``metavar``, ``by`` (arch or corpus: whose default applies when the flag is
@@ -108,10 +108,14 @@ class TrainConfig:
     text_column: str | None = setting(None, "CSV column with the text; none: patent_abstract, else body", DATA, by="corpus")
     corpus: str = setting("patents", "how text is cleaned and split into words", DATA, choices="corpus", kept=True)
     split: str = setting("grouped", "grouped: near-duplicate documents kept on one side (honest); windows: the published "
-                         "70/30 shuffle of windows, which leaks", DATA, choices=SPLITS)
+                         "shuffle of windows, which leaks (60/10/30: train, validation, test)", DATA, choices=SPLITS)
     split_seed: int = setting(0, "seed of the split", DATA, kind="integer")
     val_share: float = setting(0.1, "share of documents for validation", DATA, kind="fraction")
     test_share: float = setting(0.1, "share of documents for test", DATA, kind="fraction")
+    pretrain: tuple[str, ...] = setting((), "pre-train on these extra corpus files (with the --data training side), then "
+                                        "fine-tune on --data alone; their text is cleaned by --data's rules and encoded "
+                                        "with its vocabulary, and their near-duplicates of its validation and test "
+                                        "documents are removed", DATA, nargs="+", metavar="FILE")
     # vocabulary
     lower: bool = setting(True, "do not lowercase (ignored with --embeddings glove, whose words are lowercase)", VOCAB,
                           action="store_false", name="--keep-case", kept=True)
@@ -140,6 +144,9 @@ class TrainConfig:
                                "validation loss; 1 never", TRAINING, kind="unit_interval")
     lr_patience: int = setting(1, "epochs to wait before lowering the learning rate", TRAINING, kind="positive_int")
     max_minutes: float = setting(15.0, "wall-clock budget for training; 0 means none", TRAINING, kind="non_negative_float")
+    pretrain_share: float = setting(0.5, "with --pretrain: the share of --max-minutes that pre-training may take (early "
+                                    "stopping on validation may end it sooner; without a budget it runs until then)",
+                                    TRAINING, kind="fraction")
     seed: int = setting(0, "random seed; the same seed repeats a run", TRAINING, kind="integer")
     # devices
     strategy: str = setting("default", "tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for "
@@ -156,4 +163,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if "pretrain" in values:
+            values["pretrain"] = tuple(values["pretrain"])  # a JSON list
+        return cls(**values)

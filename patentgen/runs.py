@@ -54,7 +54,7 @@ def check_destination(out: Path, overwrite: bool) -> None:
         raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
 
 
-RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS)  # in the staging folder until the run is complete
+RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS, resume.PRETRAIN)  # in the staging folder until the run is complete
 
 
 def partial_folder(out: Path, worker: int = 0) -> Path:

@@ -78,3 +78,40 @@ def test_mixture_is_a_distribution_and_its_weight_follows_the_better_model():
     assert np.allclose(probs.sum(axis=1), 1.0)
     expected = 0.3 * good.probabilities(contexts[:7]) + 0.7 * bad.probabilities(contexts[:7])
     assert np.allclose(probs, expected)
+
+
+def test_train_pretrains_then_fine_tunes_and_reports_both(tmp_path, corpus_csv, glove_txt, abstracts):
+    import json
+
+    from conftest import TINY_TRAIN, run_script
+
+    rng = np.random.default_rng(11)
+    prepared = pipeline.prepare(TrainConfig(data=str(corpus_csv), window=10), abstracts)
+    test_text = " ".join(prepared.held_out["test"][0])  # a copy of a test abstract hides in the extra text
+    extra = write_csv(tmp_path / "extra.csv", [make_abstract(rng) for _ in range(30)] + [test_text])
+    out = tmp_path / "pre"
+    result = run_script("train.py", "--data", str(corpus_csv), "--glove-file", str(glove_txt), "--out", str(out),
+                        "--pretrain", str(extra), *TINY_TRAIN)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pretrain"]["documents_read"] == 31 and metrics["pretrain"]["near_duplicates_removed"] == 1
+    phases = [row.get("phase") for row in metrics["history"]]
+    assert phases[0] == "pretrain" and phases[-1] is None and metrics["pretrain"]["epochs"] == phases.count("pretrain") >= 1
+    assert metrics["epochs"] == phases.count(None)  # the fine-tuning epochs; pre-training is counted apart
+    seconds = [row["seconds"] for row in metrics["history"]]
+    assert seconds == sorted(seconds)  # one clock across both phases
+    assert json.loads((out / "config.json").read_text())["pretrain"] == [str(extra.resolve())]
+    assert "1 removed as near-duplicates" in result.stdout and not (out / "pretrain").exists()  # resume state dropped
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--pretrain-share", "0.3"], "give --pretrain FILE too"),
+    (["--pretrain", "nowhere.csv"], "nowhere.csv"),
+    (["--pretrain", "x.csv", "--split", "windows"], "--split grouped"),
+])
+def test_train_refuses_bad_pretraining_flags(tmp_path, corpus_csv, flags, message):
+    from conftest import run_script
+
+    result = run_script("train.py", "--data", str(corpus_csv), "--out", str(tmp_path / "r"), *flags)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
