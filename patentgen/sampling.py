@@ -2,7 +2,8 @@
 
 Owns how a next word is chosen, keras-hub's design: one class per strategy, built once from a
 *sampler description* (a plain dict, the same for the CLI, the web API and page, the game and the
-benchmarks: ``from_description`` / ``Sampler.description``) and handed to the one decode loop.
+benchmarks: ``from_description`` / ``Sampler.description``; its options and their rules are
+declared once, in ``patentgen.samplerschema``) and handed to the one decode loop.
 
 A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
 ``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
@@ -26,6 +27,7 @@ import numpy as np
 from .config import DEFAULT_SAMPLER
 from .errors import UserError
 from .inference import log_softmax
+from .samplerschema import BY_KEY, check, with_defaults  # noqa: F401 (with_defaults: this module's API too)
 from .tokenizer import BOS_ID, PAD_ID, UNK_ID
 
 DEFAULT = DEFAULT_SAMPLER  # generate.py's and the web page's sampler (patentgen.config)
@@ -334,51 +336,13 @@ class Typical(Sampler):
         return out
 
 
-STRATEGIES = (TopK, TopP, MinP, Typical)  # at most one of their options in a description
-OPTIONS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram", "phrase_cache", "word_cache")
-
-
-def check(desc: dict) -> dict:
-    """A sampler description with every value checked; UserError names the first bad one."""
-    unknown = set(desc) - set(OPTIONS)
-    if unknown:
-        raise UserError(f"unknown sampler option {sorted(unknown)[0]!r}; the options are {', '.join(OPTIONS)}")
-    out = {k: v for k, v in desc.items() if v is not None}
-    rules = {
-        "temperature": (lambda v: v >= 0, "a finite number >= 0 (0 is greedy)"),
-        "top_k": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
-        "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "min_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "typical_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "repetition_penalty": (lambda v: v >= 1, "a finite number >= 1 (1 is no penalty)"),
-        "no_repeat_ngram": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
-        "phrase_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
-        "word_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
-    }
-    for name, value in out.items():
-        ok, need = rules[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-            raise UserError(f"{name.replace('_', '-')} must be {need}, not {value!r}")
-    chosen = [s.kind for s in STRATEGIES if s.kind in out]
-    if len(chosen) > 1:
-        raise UserError(f"choose one of top-k, top-p, min-p and typical-p, not {' and '.join(c.replace('_', '-') for c in chosen)}")
-    return out
-
-
-def with_defaults(given: dict, defaults: dict) -> dict:
-    """``given`` options (None: not given) over ``defaults``; a strategy given replaces the
-    default one, and ``"full": True`` asks for none."""
-    given = {k: v for k, v in given.items() if v is not None}
-    full = given.pop("full", False)
-    strategies = [s.kind for s in STRATEGIES]
-    base = {k: v for k, v in defaults.items() if k not in strategies or not (full or set(strategies) & set(given))}
-    return {**base, **given}
+STRATEGIES = {cls.kind: cls for cls in (TopK, TopP, MinP, Typical)}  # samplerschema.STRATEGIES, each with its class
 
 
 def from_description(desc: dict | None = None) -> Sampler:
     """The sampler a description asks for, e.g. ``{"temperature": 0.9, "top_p": 0.95,
     "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling."""
-    desc = check(dict(desc or {}))
+    desc = check(dict(desc or {}))  # the rules: patentgen.samplerschema
     processors = []
     if desc.get("repetition_penalty", 1) != 1:
         processors.append(RepetitionPenalty(float(desc["repetition_penalty"])))
@@ -391,10 +355,9 @@ def from_description(desc: dict | None = None) -> Sampler:
     temperature = float(desc.get("temperature", 1.0))
     if temperature == 0:
         return Greedy(0.0, tuple(processors))
-    for strategy in STRATEGIES:
-        if strategy.kind in desc:
-            value = desc[strategy.kind]
-            return strategy(temperature, tuple(processors), **{strategy.kind: int(value) if strategy is TopK else float(value)})
+    for kind, strategy in STRATEGIES.items():
+        if kind in desc:
+            return strategy(temperature, tuple(processors), **{kind: BY_KEY[kind].type(desc[kind])})
     return Temperature(temperature, tuple(processors))
 
 
