@@ -29,6 +29,7 @@ import numpy as np
 
 from . import corpus, deps, resume
 from .cache import Caches
+from .critic import Critic, Guide
 from .errors import UserError
 from .tokenizer import Tokenizer
 
@@ -146,6 +147,14 @@ class Run:
         """The cache weights fitted on validation text at training (``patentgen.cache``); None
         (the network alone) for runs trained before them."""
         return Caches.from_json(self.config["caches"]) if "caches" in self.config else None
+
+    @property
+    def guide(self):
+        """What critic-guided decoding needs (``critic.Guide``), from the critic fitted at
+        training (``config.json`` ``"critic"``); None if the run has none."""
+        if "critic" not in self.config:
+            return None
+        return Guide.of(Critic.from_json(self.config["critic"]), self.lm, self.tokenizer.index)
 
 
 def _require_folder(path: Path) -> None:

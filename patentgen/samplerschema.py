@@ -95,10 +95,14 @@ OPTIONS = (
     SamplerOption("repetition_penalty", float, 1, None, "divide the logit of every word already in the text by R (CTRL's penalty)",
                   "1 is none", metavar="R"),
     SamplerOption("no_repeat_ngram", int, 1, 1000, "never repeat an N-gram of the text", metavar="N"),
+    SamplerOption("no_stutter", int, 0, 10, "never say the last 1 to N words again right after them ('layer layer')",
+                  "0 is none", metavar="N"),
     SamplerOption("phrase_cache", float, 0, 1, "give share W of the probability to continuing a phrase already in the text, "
                   "as patents repeat theirs", "0 is none", open_high=True, metavar="W"),
     SamplerOption("word_cache", float, 0, 1, "give up to share W of the probability to reusing a word of the text, "
                   "as people reuse their terms", "0 is none", open_high=True, metavar="W"),
+    SamplerOption("critic", int, 1, 64, "critic-guided decoding: write K candidates for each clause and keep the one the "
+                  "run's critics, trained on human versus generated text, find most human", "1 is none", metavar="K"),
 )
 BY_KEY = {o.key: o for o in OPTIONS}
 BY_NAME = {o.name: o for o in OPTIONS}

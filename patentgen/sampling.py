@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
@@ -87,6 +87,24 @@ class NoRepeatNGram:
             return logits
         tail = tuple(history[len(history) - n + 1 :]) if n > 1 else ()
         banned = {history[i + n - 1] for i in range(len(history) - n + 1) if tuple(history[i : i + n - 1]) == tail}
+        banned.discard(UNK_ID)
+        if not banned:
+            return logits
+        out = logits.copy()
+        out[list(banned)] = -np.inf
+        return out
+
+
+@dataclass(frozen=True)
+class NoStutter:
+    """Bans every word that would say the text's last 1..``n`` words again right after them
+    ("layer layer", "provided to provided to"), which people almost never write."""
+
+    n: int
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        banned = {history[-k] for k in range(1, self.n + 1)
+                  if len(history) >= 2 * k - 1 and list(history[len(history) - k + 1 :]) == list(history[len(history) - 2 * k + 1 : len(history) - k])}
         banned.discard(UNK_ID)
         if not banned:
             return logits
@@ -218,15 +236,17 @@ class Sampler:
 
     def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
         """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
-        then the caches mixed in at their fixed shares (temperature does not scale them)."""
+        then the caches mixed in at their shares, scaled down by temperatures below 1 (which
+        would otherwise let the copies of the text's own phrases take over: loops)."""
         logits = self.processed(logits, history, banned)
         with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
             shifted = logits - logits.max()
             tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
         probs = _probs(tempered)
         shares = [found for found in (p.share(history) for p in self.processors if hasattr(p, "mix")) if found is not None]
+        cooled = min(self.temperature, 1.0)  # below temperature 1 the copies shrink with it: a cool text must not loop on them
         for found in shares:
-            probs = found.mix(probs)
+            probs = (found if cooled == 1 else replace(found, weight=found.weight * cooled)).mix(probs)
         if shares:  # bans and no-repeat rules hold for copies too (elsewhere those words have 0 already)
             copied = np.concatenate([found.ids for found in shares])
             probs[copied[~np.isfinite(logits[copied])]] = 0.0
@@ -234,6 +254,20 @@ class Sampler:
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
         return draw(self.distribution(logits, history, banned), rng)
+
+    def decode(self, next_logits: NextLogits, seed_ids: Sequence[int], n_words: int, rng: np.random.Generator,
+               banned: Sequence[int], stop_ids: Sequence[int] = (), lm=None, critic=None) -> list[int]:
+        """Continue ``seed_ids`` (fed once) by up to ``n_words`` ids, one model step per word."""
+        logits, state = next_logits(list(seed_ids), None)
+        history = list(seed_ids)
+        out: list[int] = []
+        while True:
+            word = self.next_id(logits, rng, history, banned)
+            out.append(word)
+            history.append(word)
+            if len(out) == n_words or word in stop_ids:
+                return out
+            logits, state = next_logits([word], state)
 
     def with_temperature(self, temperature: float) -> "Sampler":
         """The same strategy and processors at another temperature (0 gives Greedy)."""
@@ -244,7 +278,7 @@ class Sampler:
         out = {"temperature": self.temperature}
         out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("temperature", "processors")})
         names = {RepetitionPenalty: ("repetition_penalty", "penalty"), NoRepeatNGram: ("no_repeat_ngram", "n"), PhraseCache: ("phrase_cache", "weight"),
-                 WordCache: ("word_cache", "weight")}
+                 WordCache: ("word_cache", "weight"), NoStutter: ("no_stutter", "n")}
         for process in self.processors:
             key, attr = names[type(process)]
             out[key] = getattr(process, attr)
@@ -339,15 +373,77 @@ class Typical(Sampler):
 STRATEGIES = {cls.kind: cls for cls in (TopK, TopP, MinP, Typical)}  # samplerschema.STRATEGIES, each with its class
 
 
-def from_description(desc: dict | None = None) -> Sampler:
+@dataclass(frozen=True)
+class CriticGuided:
+    """Critic-guided decoding (Holtzman et al. 2018): ``base`` writes ``candidates`` clauses at
+    once (the rows of one batch through the model), the run's critics (``patentgen.critic``,
+    trained on human versus generated clauses) score them, and the best one is kept; then the
+    next clause. ``base`` decides everything else (temperature, filter, caches, processors)."""
+
+    base: Sampler
+    candidates: int = 8
+    kind: ClassVar[str] = "critic"
+
+    @property
+    def temperature(self) -> float:
+        return self.base.temperature
+
+    def distribution(self, logits, history=(), banned=()) -> np.ndarray:
+        """The base sampler's next-word distribution (what the candidates are drawn from)."""
+        return self.base.distribution(logits, history, banned)
+
+    def next_id(self, logits, rng, history=(), banned=()) -> int:
+        return self.base.next_id(logits, rng, history, banned)
+
+    def decode(self, next_logits: NextLogits, seed_ids: Sequence[int], n_words: int, rng: np.random.Generator,
+               banned: Sequence[int], stop_ids: Sequence[int] = (), lm=None, critic=None) -> list[int]:
+        from . import critic as critics
+
+        if lm is None or critic is None:
+            raise UserError("critic-guided decoding needs a run with a fitted critic (train.py fits one); "
+                            "drop the critic option, or retrain the run with this version")
+        logits, state = next_logits(list(seed_ids), None)
+        history, out = list(seed_ids), []
+
+        def pick(row_logits, text):
+            return self.base.next_id(row_logits, rng, text, banned)
+
+        while len(out) < n_words:
+            clauses, logps = critics.draw_clauses(lm, logits, state, history, self.candidates, n_words - len(out), pick, critic.ends)
+            chosen = critic.best(clauses, logps, history)
+            stop = next((i for i, w in enumerate(chosen) if w in stop_ids), None)
+            chosen = chosen if stop is None else chosen[: stop + 1]
+            history += chosen
+            out += chosen
+            if stop is not None:
+                break
+            logits, state = next_logits(chosen, state)
+        return out[:n_words]
+
+    def with_temperature(self, temperature: float) -> "CriticGuided":
+        return from_description({**self.description(), "temperature": temperature})
+
+    def description(self) -> dict:
+        return {**self.base.description(), "critic": self.candidates}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in self.description().items())
+
+
+def from_description(desc: dict | None = None) -> Sampler | CriticGuided:
     """The sampler a description asks for, e.g. ``{"temperature": 0.9, "top_p": 0.95,
-    "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling."""
+    "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling. ``critic``
+    (K >= 2) wraps it in critic-guided decoding with K candidates per clause."""
     desc = check(dict(desc or {}))  # the rules: patentgen.samplerschema
+    if desc.get("critic", 0) >= 2:
+        return CriticGuided(from_description({k: v for k, v in desc.items() if k != "critic"}), int(desc["critic"]))
     processors = []
     if desc.get("repetition_penalty", 1) != 1:
         processors.append(RepetitionPenalty(float(desc["repetition_penalty"])))
     if desc.get("no_repeat_ngram"):
         processors.append(NoRepeatNGram(int(desc["no_repeat_ngram"])))
+    if desc.get("no_stutter"):
+        processors.append(NoStutter(int(desc["no_stutter"])))
     if desc.get("word_cache"):  # the caches nest as fitted: (1 - p) * ((1 - w) * model + w * words) + p * phrases
         processors.append(WordCache(float(desc["word_cache"])))
     if desc.get("phrase_cache"):
@@ -370,21 +466,15 @@ def generate(
     sampler: Sampler | None = None,
     banned: Sequence[int] = ALWAYS_BANNED + (UNK_ID,),
     stop_ids: Sequence[int] = (),
+    lm=None,
+    critic=None,
 ) -> list[int]:
-    """Continue ``seed_ids`` (fed once) by up to ``n_words`` ids, one model step per word."""
+    """Continue ``seed_ids`` by up to ``n_words`` ids as ``sampler`` decodes (``lm``: the numpy
+    model, for samplers that step several candidates at once; ``critic``: the run's fitted critic)."""
     sampler = sampler or Temperature()
     if n_words <= 0:
         return []
-    logits, state = next_logits(list(seed_ids), None)
-    history = list(seed_ids)
-    out: list[int] = []
-    while True:
-        word = sampler.next_id(logits, rng, history, banned)
-        out.append(word)
-        history.append(word)
-        if len(out) == n_words or word in stop_ids:
-            return out
-        logits, state = next_logits([word], state)
+    return sampler.decode(next_logits, seed_ids, n_words, rng, banned, stop_ids, lm=lm, critic=critic)
 
 
 # ----- scoring ----------------------------------------------------------------------------------

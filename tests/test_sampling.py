@@ -183,12 +183,16 @@ def test_word_cache_reuses_the_texts_rarer_words_and_trusts_a_fuller_cache_more(
     assert cache.share([4, 5, top - 1]) is None
 
 
-def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
+def test_caches_shrink_with_temperatures_below_one_and_respect_bans():
     logits = np.r_[[9.0] * 3, 5.0, np.zeros(60)]  # word 3 dominates; 60 is in the text
     history = [60, 61, 62]
-    cold = from_description({"temperature": 0.1, "word_cache": 0.4}).distribution(logits, history, BANNED)
     factor = 2 / 12  # 62 was just written: 60 and 61 are cached
-    assert cold[60:62].sum() == pytest.approx(0.4 * factor, rel=1e-6) and cold[62] < 1e-9  # the model's share is on word 3
+    for temperature, share in ((0.1, 0.1 * 0.4 * factor), (0.5, 0.5 * 0.4 * factor), (1.0, 0.4 * factor), (1.5, 0.4 * factor)):
+        probs = from_description({"temperature": temperature, "word_cache": 0.4}).distribution(logits, history, BANNED)
+        plain = from_description({"temperature": temperature}).distribution(logits, history, BANNED)[60:62].sum()
+        assert probs[60:62].sum() == pytest.approx(share + (1 - share) * plain, rel=1e-9), temperature  # a cool text copies less
+    cold = from_description({"temperature": 0.1, "word_cache": 0.4}).distribution(logits, history, BANNED)
+    assert cold[62] < 1e-9  # the model's share is on word 3
     assert cold[list(BANNED)].sum() == 0
     banned_copy = from_description({"temperature": 1.0, "word_cache": 0.4}).distribution(logits, [UNK_ID, 60], BANNED)
     assert banned_copy[UNK_ID] == 0 and banned_copy.sum() == pytest.approx(1.0)
@@ -201,6 +205,7 @@ def reference_distribution(logits, history, banned, word=0.1, phrase=0.3, skip_t
     logits[list(banned)] = -np.inf
     probs = np.exp(sampling.log_softmax((logits - logits.max()) / temperature))
     cached = [w for w in history if w >= 3 + skip_top and w != history[-1]]
+    word, phrase = word * min(temperature, 1.0), phrase * min(temperature, 1.0)  # copies shrink with a cool text
     if cached:
         b = word * len(cached) / (len(cached) + ramp)
         probs = (1 - b) * probs + b * np.bincount(cached, minlength=len(probs)) / len(cached)
@@ -284,3 +289,20 @@ def test_errors_name_an_option_as_its_caller_knows_it():
     assert schema.resolve({"diversity": 0.5, "top_k": 5, "full": False}, {"temperature": 1.0, "top_p": 0.9, "word_cache": 0.1}) == \
         {"temperature": 0.5, "top_k": 5, "word_cache": 0.1}
 
+
+
+def test_no_stutter_bans_saying_the_last_words_again_at_once():
+    logits = np.zeros(20)
+    stutter = sampling.NoStutter(2)
+    assert np.isneginf(stutter(logits, [5, 6, 7])[7]) and np.isfinite(stutter(logits, [5, 6, 7])[6])  # "7 7"
+    assert np.isneginf(stutter(logits, [4, 6, 5, 6])[5])  # "5 6 5 6": the two-word phrase again
+    assert np.isfinite(sampling.NoStutter(1)(logits, [4, 6, 5, 6])[5])  # only single words at n = 1
+    assert np.isfinite(stutter(logits, [UNK_ID])[UNK_ID])  # <unk> stands for many words
+    sampler = from_description({"temperature": 1.0, "no_stutter": 2})
+    rng = np.random.default_rng(0)
+    for _ in range(30):  # a model that wants to repeat itself never does, back to back
+        history = [int(w) for w in rng.integers(3, 20, 6)]
+        favour = np.full(20, -5.0)
+        favour[history[-1]] = 10.0
+        assert sampler.next_id(favour, rng, history, BANNED) != history[-1]
+    assert sampler.description()["no_stutter"] == 2
