@@ -85,6 +85,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def below_one(text: str) -> float:
+    """A number in [0, 1): a dropout rate."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 0 and below 1")
+    return value
+
+
 def option_type(option):
     """An argparse ``type`` for a sampler option: the schema's parse, its message on one line."""
 

@@ -132,7 +132,9 @@ class TrainConfig:
     freeze_embeddings: bool = setting(False, "keep the embedding vectors fixed (implies --no-tie)", MODEL, action="store_true", kept=True)
     layers: int = setting(1, "stacked recurrent layers", MODEL, kind="positive_int", kept=True)
     units: int = setting(256, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
-    dropout: float = setting(0.4, "dropout after each recurrent layer", MODEL, kind="non_negative_float")
+    dropout: float = setting(0.4, "variational dropout after each recurrent layer (one mask per window, the same at every step)",
+                             MODEL, kind="non_negative_float")
+    input_dropout: float = setting(0.1, "variational dropout on the embeddings (AWD-LSTM's locked dropout)", MODEL, kind="below_one")
     tie_embeddings: bool = setting(True, "a full output layer instead of the transposed embedding matrix", MODEL,
                                    action="store_false", name="--no-tie", kept=True)
     # training

@@ -377,7 +377,7 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=No
         spec = models.get(cfg.arch)
         model = spec.build(
             len(prepared.tokenizer), cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
-            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
+            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings, cfg.input_dropout,
         )
         if initial is not None and not resume_run:  # a resumed run loads its own backup instead
             load_weights(model, initial)
