@@ -36,11 +36,12 @@ CORPUS_DEFAULTS = {
 
 GAME_SEED_WORDS = 50  # words of a real abstract shown as a game round's seed
 # Sampler descriptions (patentgen.sampling.from_description). generate.py's and the web page's
-# default is the one bench/SHORT_SEEDS.md chooses by its rule (the hardest for the trained judge of
-# bench/GENERATION.md among those that repeat no more than people do, from long and short seeds);
+# default: temperature 1 with the caches fitted on validation text, never a word or two-word phrase
+# said again at once (people do not stutter: bench/REPETITION.md) and never a 4-gram said twice,
+# which keeps repetition within people's at every diversity from 0.3 to 1.2 (a cool LSTM loops);
 # the game's sampler and the band each round's diversity (temperature) is drawn from were chosen
 # with bench/GAME_JUDGES.md.
-DEFAULT_SAMPLER = {"temperature": 1.0, "phrase_cache": 0.3, "word_cache": 0.1}
+DEFAULT_SAMPLER = {"temperature": 1.0, "phrase_cache": 0.3, "word_cache": 0.1, "no_stutter": 2, "no_repeat_ngram": 4}
 GAME_SAMPLER = {"phrase_cache": 0.35, "word_cache": 0.15}
 GAME_BAND = (0.85, 0.95)
 

@@ -56,7 +56,8 @@ def test_generate_and_score(client):
     chosen = {"seed": "a neural network", "words": 20, "random_seed": 1, "diversity": 1.2, "top_k": 3, "repetition_penalty": 1.5,
               "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
     out = client.post("/api/generate", json=chosen).json()
-    assert out["sampler"] == {"temperature": 1.2, "top_k": 3, "repetition_penalty": 1.5, "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
+    assert out["sampler"] == {"temperature": 1.2, "top_k": 3, "repetition_penalty": 1.5, "no_repeat_ngram": 2, "phrase_cache": 0.2,
+                              "word_cache": 0.1, "no_stutter": 2}  # the default no-stutter rule kept
     words = out["continuation"].lower().replace(".", " .").replace(",", " ,").split()
     bigrams = list(zip(words, words[1:]))
     assert len(bigrams) == len(set(bigrams))  # the no-repeat rule held
