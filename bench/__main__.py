@@ -46,6 +46,8 @@ NEURAL = [
     ("classic-windows-split", ["--arch", "classic", "--split", "windows"], 0.06, 15.0),
 ]
 OWN_VOCAB = "mkn-5 (min count 1)"
+PRETRAINED = "default-pretrained"  # with --pretrain: train.py --pretrain FILE, the same 15-minute budget in all
+EXTRA_PEER = "mkn-5 (+ extra text)"  # ... and the n-gram peer given the same text (interpolated: better for it than concatenated)
 QUICK_FLAGS = ["--window", "10", "--epochs", "1", "--batch-size", "16"]
 
 
@@ -72,10 +74,10 @@ def row(name, metrics: dict | None = None, **extra) -> dict:
     return out
 
 
-def count_row(name: str, data: str, cfg: TrainConfig, min_count: int, label: str | None = None) -> dict:
+def count_row(name: str, data: str, cfg: TrainConfig, min_count: int, label: str | None = None, extra: list[str] = ()) -> dict:
     """A count model's row, fitted and scored in a process of its own (``bench.count_row``)."""
     cmd = [sys.executable, "-m", "bench.count_row", "--data", str(data), "--model", name, "--window", str(cfg.window),
-           "--min-count", str(min_count), "--split-seed", str(cfg.split_seed)]
+           "--min-count", str(min_count), "--split-seed", str(cfg.split_seed), *extra]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"error: {name} failed:\n{done.stderr[-2000:]}")
@@ -196,6 +198,9 @@ def checks_for(rows: dict, curves: dict) -> list[str]:
     for peer, alone, cached in MARGINS:
         if d and peer in rows:
             out += [margin_line(d, rows[peer], "ce", alone), margin_line(d, rows[peer], "cached_ce", cached)]
+    if PRETRAINED in rows and EXTRA_PEER in rows:  # the same extra text on both sides
+        ours, peer = rows[PRETRAINED], rows[EXTRA_PEER]
+        out += [margin_line(ours, peer, "ce", MARGINS[1][1]), margin_line(ours, peer, "cached_ce", MARGINS[1][2])]
     if d:
         out.append(f"default trained {d['train_seconds']} s (target <= 900 s: {verdict(d['train_seconds'] <= 900)}); "
                    f"<unk> share of test targets {100 * d['unk_share']:.2f}% (target <= 3.5%: {verdict(d['unk_share'] <= 0.035)}); "
@@ -222,6 +227,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent), help="where results go (default: bench/)")
     p.add_argument("--keep-runs", help="keep the neural rows' run folders in this folder (default: a temporary one)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the grouped split, for every row (default: %(default)s)")
+    p.add_argument("--pretrain", metavar="FILE", help=f"extra text: adds the rows {PRETRAINED} (train.py --pretrain FILE) and "
+                   f"{EXTRA_PEER} (mkn-5 given the same text, interpolated with the target's)")
     args = p.parse_args(argv)
     wanted = set(args.rows.split(",")) if args.rows else None
     out = Path(args.out)
@@ -232,10 +239,13 @@ def main(argv=None) -> int:
     rows = [count_row(name, args.data, cfg, cfg.min_count) for name in COUNT if not wanted or name in wanted]
     if not wanted or OWN_VOCAB in wanted:  # modified Kneser-Ney with its own vocabulary: comparable by open-vocabulary CE only
         rows.append(count_row("mkn-5", args.data, cfg, 1, label=OWN_VOCAB))
+    if args.pretrain and (not wanted or EXTRA_PEER in wanted):
+        rows.append(count_row("mkn-5", args.data, cfg, cfg.min_count, EXTRA_PEER, ["--pretrain", args.pretrain, "--mix", "interpolate"]))
+    neural = NEURAL + ([(PRETRAINED, ["--pretrain", args.pretrain], 0.3, 15.0)] if args.pretrain else [])
     curves = {}
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
         tmp = args.keep_runs or tmp
-        for name, flags, share, cap in NEURAL:
+        for name, flags, share, cap in neural:
             if wanted and name not in wanted:
                 continue
             minutes = min(cap, share * args.budget_minutes)
