@@ -49,9 +49,63 @@ def read_json(path: Path):
         raise UserError(f"cannot read {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
 
 
-def check_destination(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
+# What train.py writes into a run folder (and the upgrade commands add to one): --overwrite
+# replaces only a folder that holds nothing else, so it never deletes a file of the user's.
+RUN_CONTENTS = frozenset({*FILES, "model.keras", "split.json", "history.csv", "learning_curve.png", "tensorboard"})
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both resolved, links followed)."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def check_destination(out: Path, overwrite: bool, keep: dict[str, str | Path | None] | None = None) -> None:
+    """A UserError unless ``out`` may become a run folder: it does not exist, or ``overwrite``
+    is given and it is a run folder (it holds only what train.py writes) or an empty folder.
+    ``keep``: paths the run reads ({"--data": path, ...}), which ``out`` may neither be nor hold."""
+    for flag, path in (keep or {}).items():
+        if path and Path(path).exists() and _inside(Path(path), out):
+            what = "is" if Path(path).resolve() == out.resolve() else "holds"
+            raise UserError(f"--out {out} {what} {flag} {path}, which the run reads; pass another --out")
+    if not out.exists() and not out.is_symlink():
+        return
+    if not overwrite:
         raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
+    if not out.is_dir() or out.is_symlink():
+        raise UserError(f"--out {out} is a {'link' if out.is_symlink() else 'file'}, not a run folder; --overwrite replaces "
+                        "only a run folder written by train.py: pass another --out")
+    entries = sorted(entry.name for entry in out.iterdir())
+    if entries and "config.json" not in entries:
+        runs_inside = [name for name in entries if (out / name / "config.json").is_file()]
+        what = f"a folder of runs ({', '.join(runs_inside[:3])})" if runs_inside else "not a run folder (it has no config.json)"
+        raise UserError(f"--out {out} is {what}; --overwrite replaces only a run folder written by train.py: "
+                        f"pass --out {out / 'NAME'} for a new run in it")
+    foreign = [name for name in entries if name not in RUN_CONTENTS]
+    if foreign:
+        raise UserError(f"--out {out} holds files that train.py did not write ({', '.join(foreign[:5])}"
+                        f"{', ...' if len(foreign) > 5 else ''}); --overwrite would delete them: move them out or pass another --out")
+
+
+def missing_parents(out: Path) -> list[Path]:
+    """The folders above ``out`` that do not exist yet, outermost first (the run creates them)."""
+    missing = [parent for parent in out.absolute().parents if not parent.exists()]
+    return missing[::-1]
+
+
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """A UserError unless the run folder ``out`` can be created: the nearest existing folder above
+    it is a folder, and a folder can be made in it (tried, and removed at once: permissions alone
+    do not tell, as on a read-only file system)."""
+    import tempfile
+
+    parent = next(p for p in out.absolute().parents if p.exists() or p == p.parent)
+    if not parent.is_dir():
+        raise UserError(f"{flag} {out}: {parent} is a file, not a folder; pass another {flag}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".patentgen-probe-", dir=parent))
+    except OSError as err:
+        raise UserError(f"{flag} {out}: cannot create folders in {parent} ({err.strerror}); "
+                        f"pass an {flag} in a folder you can write to") from None
 
 
 RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS)  # in the staging folder until the run is complete
@@ -62,10 +116,13 @@ def partial_folder(out: Path, worker: int = 0) -> Path:
     return out.parent / (f".{out.name}.partial" if worker == 0 else f".{out.name}.worker-{worker}.partial")
 
 
-def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0) -> Path:
-    """The staging folder, after checking that ``--resume`` has something to resume and that a
-    fresh run would not throw an interrupted one away; creates nothing."""
-    check_destination(out, overwrite)
+def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0,
+                keep: dict[str, str | Path | None] | None = None) -> Path:
+    """The staging folder, after checking that ``out`` may be written (``check_destination``,
+    ``check_writable``), that ``--resume`` has something to resume and that a fresh run would not
+    throw an interrupted one away; creates nothing."""
+    check_destination(out, overwrite, keep)
+    check_writable(out)
     stage = partial_folder(out, worker)
     if resume_run and not resume.has_backup(stage):
         raise UserError(f"nothing to resume for {out}: no completed epoch is saved in {stage}; run without --resume")
@@ -75,8 +132,8 @@ def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0) -
     return stage
 
 
-def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int) -> Path:
-    stage = check_stage(out, overwrite, resume_run, worker)
+def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int, keep: dict | None) -> Path:
+    stage = check_stage(out, overwrite, resume_run, worker, keep)
     if resume_run:
         return stage
     shutil.rmtree(stage, ignore_errors=True)
@@ -85,19 +142,24 @@ def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int) -> Pa
 
 
 @contextlib.contextmanager
-def staging(out: Path, overwrite: bool, resume_run: bool = False, worker: int = 0, commit: bool = True):
+def staging(out: Path, overwrite: bool, resume_run: bool = False, worker: int = 0, commit: bool = True,
+            keep: dict[str, str | Path | None] | None = None):
     """Yield the staging folder: an empty one, or with ``resume_run`` the interrupted run's.
 
     On success the resume state is dropped and the folder replaces ``out`` (or, with ``commit``
     False, for a helper worker of a multi-worker run, is removed). On failure or Ctrl-C it is
-    kept if it holds a completed epoch to resume from, and removed otherwise: ``out`` itself is
-    never half-written."""
-    stage = _open_stage(out, overwrite, resume_run, worker)
+    kept if it holds a completed epoch to resume from, and removed otherwise, with the folders
+    above it that were created for it: ``out`` itself is never half-written."""
+    created = missing_parents(out)
+    stage = _open_stage(out, overwrite, resume_run, worker, keep)
     try:
         yield stage
     except BaseException:
         if not resume.has_backup(stage):
             shutil.rmtree(stage, ignore_errors=True)
+            for folder in reversed(created):  # innermost first; only those left empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
     if not commit:
         shutil.rmtree(stage, ignore_errors=True)
