@@ -22,12 +22,14 @@ import contextlib
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import corpus, deps, resume
+from . import config, corpus, deps, resume
 from .cache import Caches
 from .errors import UserError
 from .tokenizer import Tokenizer
@@ -210,9 +212,25 @@ class Run:
         return Caches.from_json(self.config["caches"]) if "caches" in self.config else None
 
 
+def damaged(path: Path, name: str, err: BaseException) -> UserError:
+    """The error for a run folder file that cannot be read, and how to recover."""
+    return UserError(
+        f"the run folder {path} is damaged: {name} cannot be read ({err.__class__.__name__}: truncated, or not what "
+        f"train.py wrote); copy the folder again from where it came, or retrain it with "
+        f"`{deps.command('train.py', '--out', str(path), '--overwrite')}` plus the flags in its config.json"
+    )
+
+
+# What np.load raises on a truncated or garbled .npz (a zip archive of .npy files).
+NPZ_ERRORS = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def _require_folder(path: Path) -> None:
     if path.is_file():
-        raise UserError(f"--model takes a run folder, and {path} is a file; pass the folder that holds it: --model {path.parent}")
+        if (path.parent / "config.json").is_file():
+            raise UserError(f"--model takes a run folder, and {path} is a file; pass the folder that holds it: --model {path.parent}")
+        raise UserError(f"--model takes a run folder, and {path} is a file; pass a folder written by train.py, "
+                        f"such as {config.DEFAULT_MODEL_DIR}")
     if path.name.startswith(".") and path.name.endswith(".partial") and path.is_dir():
         finished = path.parent / path.name[1 : -len(".partial")]
         raise UserError(
@@ -230,6 +248,10 @@ def _require_folder(path: Path) -> None:
             raise UserError(f"model folder {path} does not exist yet: it is being trained (staging folder {stage}); wait until training ends")
         raise UserError(f"model folder {path} not found; train one with `{deps.command('train.py', '--out', str(path))}` or pass --model DIR")
     missing = [name for name in FILES if not (path / name).is_file()]
+    runs_inside = sorted(child.name for child in path.iterdir() if (child / "config.json").is_file()) if len(missing) == len(FILES) else []
+    if runs_inside:
+        raise UserError(f"{path} is a folder of runs ({', '.join(runs_inside[:5])}{', ...' if len(runs_inside) > 5 else ''}), "
+                        f"not a run; pass one of them: --model {path / runs_inside[0]}")
     if not missing:
         missing = [name for name in architecture_of(read_json(path / "config.json"), path).files if not (path / name).is_file()]
     if missing:
@@ -257,8 +279,8 @@ def load_inference(path: str | Path) -> Run:
     try:
         lm = architecture_of(config, path).load(path, len(tokenizer))
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
-    except (OSError, ValueError, KeyError, IndexError) as err:
-        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+    except NPZ_ERRORS as err:
+        raise damaged(path, "weights.npz", err) from None
     if not (len(tokenizer) == lm.vocab_size == out_size == config.get("vocab_size")):
         raise UserError(
             f"model folder {path} does not match its tokenizer: {len(tokenizer)} words in tokenizer.json, "
@@ -272,8 +294,8 @@ def weights_of(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(Path(path) / "weights.npz") as archive:
             return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+    except NPZ_ERRORS as err:
+        raise damaged(Path(path), "weights.npz", err) from None
 
 
 def corpus_path(run: Run, data: str | None = None) -> Path:

@@ -256,6 +256,14 @@ def test_model_paths_of_the_wrong_kind_say_what_they_are(tiny_run, tmp_path):
     model, _ = tiny_run
     result = gen(model / "weights.npz")
     assert result.returncode == 2 and f"is a file; pass the folder that holds it: --model {model}" in result.stderr
+    loose = tmp_path / "some.csv"
+    loose.write_text("patent_abstract\nx\n")
+    result = gen(loose)
+    assert result.returncode == 2 and "is a file; pass a folder written by train.py, such as" in result.stderr
+    shelf = tmp_path / "runs"
+    shutil.copytree(model, shelf / "tiny")
+    result = gen(shelf)
+    assert result.returncode == 2 and f"is a folder of runs (tiny), not a run; pass one of them: --model {shelf / 'tiny'}" in result.stderr
     missing = gen(tmp_path / "never")
     assert missing.returncode == 2 and "not found; train one with" in missing.stderr
     command = shlex.split(missing.stderr.split("`")[1])  # a command that runs as written, not a bare `python`
@@ -270,3 +278,16 @@ def test_model_paths_of_the_wrong_kind_say_what_they_are(tiny_run, tmp_path):
     assert result.returncode == 2 and "is the staging folder of a training run that has not finished, not a model" in result.stderr
     for result in (gen(model / "weights.npz"), gen(tmp_path / "half"), gen(stage)):
         assert len(result.stderr.strip().splitlines()) == 1 and "not found" not in result.stderr
+
+
+def test_a_truncated_weights_file_says_the_run_is_damaged_and_how_to_recover(tiny_run, tmp_path):
+    model, _ = tiny_run
+    broken = tmp_path / "broken"
+    shutil.copytree(model, broken)
+    data = (model / "weights.npz").read_bytes()
+    (broken / "weights.npz").write_bytes(data[: len(data) // 2])
+    for result in (gen(broken, "--words", "3"), run_script("-m", "patentgen.evaluate", "--model", str(broken))):
+        assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert f"the run folder {broken} is damaged: weights.npz cannot be read (BadZipFile" in result.stderr
+        assert "copy the folder again" in result.stderr and "--overwrite" in result.stderr
+
