@@ -60,11 +60,19 @@ def reddit_csv(tmp_path_factory):
     return path
 
 
-def test_numpy_rnn_run_folder_and_sentences(tmp_path, reddit_csv):
-    out = tmp_path / "rnn"
+@pytest.fixture(scope="module")
+def rnn_run(tmp_path_factory, reddit_csv):
+    """A numpy-RNN run on the Reddit fixture, trained in seconds: (folder, train.py's result)."""
+    out = tmp_path_factory.mktemp("reddit-run") / "rnn"
     result = run_script("train.py", "--corpus", "reddit", "--data", str(reddit_csv), "--arch", "numpy-rnn",
                         "--units", "8", "--epochs", "2", "--window", "10", "--out", str(out))
+    return out, result
+
+
+def test_numpy_rnn_run_folder_and_sentences(rnn_run):
+    out, result = rnn_run
     assert result.returncode == 0, result.stderr
+    assert (out / "learning_curve.png").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["arch"] == "numpy-rnn" and config["max_vocab"] == 8000 and config["text_column"] == "body"
     metrics = json.loads((out / "metrics.json").read_text())

