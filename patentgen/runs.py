@@ -327,12 +327,12 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
 
 
 def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None,
-                  indices: list[int] | None = None) -> list[list[str]] | None:
+                  indices: list[int] | None = None, build: bool = True) -> list[list[str]] | None:
     """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache (the
-    entry of the run's corpus and settings, built here from the corpus file if missing), when
-    that entry holds exactly the run's split of that side (``indices``, read from the run if
-    not given); else None. Without the corpus file, a sound entry for the checksum the run
-    recorded is enough."""
+    entry of the run's corpus and settings, built here from the corpus file if missing and
+    ``build``), when that entry holds exactly the run's split of that side (``indices``, read
+    from the run if not given); else None. Without the corpus file, a sound entry for the
+    checksum the run recorded is enough."""
     from dataclasses import replace
 
     from . import pipeline
@@ -347,7 +347,7 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
     if not recorded or (data and not path.exists()) or (path.exists() and corpus.file_checksum(path) != recorded):
         return None  # corpus_texts says what is wrong
     found = pipeline.from_cache(pipeline.entry_path(cfg, recorded, kept), recorded)
-    if found is None and path.exists():
+    if found is None and path.exists() and build:
         try:
             found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
         except UserError:  # today's code cannot prepare it as the run did: the run's own documents, from the file
@@ -370,13 +370,15 @@ def split_indices(run: Run, side: str) -> list[int]:
 
 
 def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None,
-                 indices: list[int] | None = None) -> list[list[str]]:
+                 indices: list[int] | None = None, build: bool = True) -> list[list[str]]:
     """Tokens of each document of one side of the run's split, in split order: a held-out side
     from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file.
-    ``indices``: the side's document indices, read from the run if not given."""
+    ``indices``: the side's document indices, read from the run if not given. ``build`` False:
+    a missing cache entry is not built (seconds: the whole corpus grouped), the few documents
+    are read from the corpus file instead."""
     if indices is None:
         indices = split_indices(run, side)  # read once, for the cache and the corpus file alike
-    cached = cached_tokens(run, side, data, text_column, indices) if side != "train" else None
+    cached = cached_tokens(run, side, data, text_column, indices, build) if side != "train" else None
     if cached is not None:
         return cached
     texts = corpus_texts(run, data, text_column)

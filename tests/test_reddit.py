@@ -114,3 +114,35 @@ def test_npz_that_disagrees_with_the_tokenizer(tmp_path, reddit_csv):
     np.savez(out / "weights.npz", **{**parts, "V": parts["V"][:-1]})
     result = run_script("generate.py", "--model", str(out), "--seed", "hi")
     assert result.returncode == 2 and "shapes disagree" in result.stderr
+
+
+def test_a_seed_s_last_sentence_stays_open_and_its_continuation_is_not_capitalised(rnn_run):
+    run = runs.load_inference(rnn_run[0])
+    words, ids = generation.seed_ids(run, "The game team")
+    assert words == [SENTENCE_START, "the", "game", "team"] and ids[-1] == run.tokenizer.index["team"]
+    checked = 0
+    for seed in range(20):
+        cont = generation.continue_text(run, "the game team", 6, np.random.default_rng(seed))
+        first = cont.words[0]
+        if first not in (SENTENCE_START, SENTENCE_END) and first[:1].isalpha() and first != "i":
+            assert cont.text(with_seed=False).startswith(first)  # mid-sentence: as written, not capitalised
+            assert cont.text().startswith(f"The game team {first}")
+            checked += 1
+    assert checked >= 5
+
+
+def test_scores_leave_the_sentence_markers_out(rnn_run):
+    from patentgen import sampling
+
+    run = runs.load_inference(rnn_run[0])
+    text = "The game team. The league week!"
+    scored = generation.score_text(run, text)
+    assert scored.words == ["the", "game", "team", ".", "the", "league", "week", "!"]
+    assert not any(run.tokenizer.is_oov(w) for w in scored.words)
+    tokens = run.tokenizer.text_to_tokens(text)
+    ids = run.tokenizer.document_ids(tokens)
+    every = sampling.score(run.lm.next_logits, ids[:1], ids[1:], tokens, None, run.caches.mix if run.caches else None,
+                           run.config["window"])
+    assert scored.logprobs == pytest.approx([p for w, p in zip(tokens, every.logprobs) if w not in (SENTENCE_START, SENTENCE_END)])
+    result = run_script("generate.py", "--model", str(rnn_run[0]), "--score", "The game team.")
+    assert result.returncode == 0 and SENTENCE_START not in result.stdout and "over 4 words" in result.stdout
