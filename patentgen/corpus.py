@@ -85,6 +85,7 @@ SENTENCE_MARKERS = frozenset({SENTENCE_START, SENTENCE_END})
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_MARKUP = re.compile(r"(\*\*|__|~~|\*|^\s*>+\s?|^\s*#+\s)", re.MULTILINE)
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # markdown's backslash escapes: \* \. \, \\ ... -> the mark itself
 
 
 def clean_reddit(text: str) -> str:
@@ -93,7 +94,15 @@ def clean_reddit(text: str) -> str:
     text = strip_controls(html.unescape(html.unescape(text)))  # the dump escapes twice in places (&amp;gt;)
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub(" ", text)
+    escaped = {}  # escaped marks are text, not markup: set aside while the markup goes
+
+    def keep(match: re.Match) -> str:
+        escaped[f"\0{len(escaped)}\0"] = match.group(1)
+        return f"\0{len(escaped) - 1}\0"
+
+    text = _MD_ESCAPE.sub(keep, text).replace("\\", " ")  # a backslash that escapes nothing is dropped
     text = _MD_MARKUP.sub(" ", text)
+    text = re.sub(r"\0\d+\0", lambda m: escaped[m.group(0)], text)
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"\s*\n\s*", "\n", text).strip()
 

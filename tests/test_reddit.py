@@ -35,6 +35,12 @@ def test_clean_reddit_handles_entities_links_urls_and_quotes():
     assert text == "quoted line\nbold link text and > end"
 
 
+def test_markdown_escapes_are_the_marks_they_escape():
+    assert clean_reddit(r"it costs 2\,000 \*not\* 6\.5\/10 at C:\path") == "it costs 2,000 *not* 6.5/10 at C: path"
+    tokens = reddit_tokens(r"I paid 2\, and \*you\* did \_not\_.", True, {})
+    assert not any("\\" in t for t in tokens) and tokens[3:5] == ["2", ","]
+
+
 def test_sentences_are_wrapped_and_lowercased_without_downloads():
     state = train_punkt(COMMENTS)
     tokens = reddit_tokens(COMMENTS[1], True, state)
