@@ -56,6 +56,11 @@ def read_json(path: Path):
 RUN_CONTENTS = frozenset({*FILES, "model.keras", "split.json", "history.csv", "learning_curve.png", "tensorboard"})
 
 
+def _leftover(name: str) -> bool:
+    """A temporary file of ``write_json`` left by a kill (``.config.json.tmp``): the run's own."""
+    return name.startswith(".") and name.endswith(".tmp") and name[1:-4] in RUN_CONTENTS
+
+
 def _inside(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies inside it (both resolved, links followed)."""
     return path.resolve().is_relative_to(folder.resolve())
@@ -82,7 +87,7 @@ def check_destination(out: Path, overwrite: bool, keep: dict[str, str | Path | N
         what = f"a folder of runs ({', '.join(runs_inside[:3])})" if runs_inside else "not a run folder (it has no config.json)"
         raise UserError(f"--out {out} is {what}; --overwrite replaces only a run folder written by train.py: "
                         f"pass --out {out / 'NAME'} for a new run in it")
-    foreign = [name for name in entries if name not in RUN_CONTENTS]
+    foreign = [name for name in entries if name not in RUN_CONTENTS and not _leftover(name)]
     if foreign:
         raise UserError(f"--out {out} holds files that train.py did not write ({', '.join(foreign[:5])}"
                         f"{', ...' if len(foreign) > 5 else ''}); --overwrite would delete them: move them out or pass another --out")

@@ -61,6 +61,14 @@ def test_overwrite_replaces_only_a_run_folder_never_user_files_or_the_input(tmp_
 
 def test_overwrite_of_a_run_folder_and_of_an_empty_folder_is_allowed(tiny_run, tmp_path):
     runs.check_destination(tiny_run[0], overwrite=True)  # what train.py wrote (with its learning curve and logs)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for name in ("config.json", ".metrics.json.tmp"):  # write_json's temporary file, left by a kill
+        (killed / name).write_text("{}")
+    runs.check_destination(killed, overwrite=True)
+    (killed / ".notes.tmp").write_text("x")
+    with pytest.raises(UserError, match=r"holds files that train.py did not write \(.notes.tmp\)"):
+        runs.check_destination(killed, overwrite=True)
     (tmp_path / "empty").mkdir()
     runs.check_destination(tmp_path / "empty", overwrite=True)
     with pytest.raises(UserError, match="already exists; pass --overwrite"):
