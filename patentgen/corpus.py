@@ -85,6 +85,7 @@ SENTENCE_MARKERS = frozenset({SENTENCE_START, SENTENCE_END})
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MD_MARKUP = re.compile(r"(\*\*|__|~~|\*|^\s*>+\s?|^\s*#+\s)", re.MULTILINE)
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # markdown's backslash escapes: \* \. \, \\ ... -> the mark itself
 
 
 def clean_reddit(text: str) -> str:
@@ -93,7 +94,15 @@ def clean_reddit(text: str) -> str:
     text = strip_controls(html.unescape(html.unescape(text)))  # the dump escapes twice in places (&amp;gt;)
     text = _MD_LINK.sub(r"\1", text)
     text = _URL.sub(" ", text)
+    escaped = {}  # escaped marks are text, not markup: set aside while the markup goes
+
+    def keep(match: re.Match) -> str:
+        escaped[f"\0{len(escaped)}\0"] = match.group(1)
+        return f"\0{len(escaped) - 1}\0"
+
+    text = _MD_ESCAPE.sub(keep, text).replace("\\", " ")  # a backslash that escapes nothing is dropped
     text = _MD_MARKUP.sub(" ", text)
+    text = re.sub(r"\0\d+\0", lambda m: escaped[m.group(0)], text)
     text = re.sub(r"[ \t]+", " ", text)
     return re.sub(r"\s*\n\s*", "\n", text).strip()
 
@@ -226,24 +235,58 @@ def _base_suffix(path: Path) -> str:
     return Path(path.stem).suffix.lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
 
 
+# The first bytes of binary formats a corpus path may be given by mistake (a run's weights.npz
+# and model.keras are zip archives).
+_MAGIC = {b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "gzip-compressed", b"\x93NUMPY": "a numpy array",
+          b"\x89HDF": "an HDF5 file", b"PAR1": "a Parquet file", b"%PDF": "a PDF", b"\x7fELF": "a program"}
+_SNIFF_BYTES = 8192
+_WHAT_CORPORA_ARE = "pass --data a .csv, .tsv or .txt file of text (optionally .gz), a .zip of some, or a folder of them"
+
+
+def check_text_file(path: Path) -> None:
+    """A UserError when the file ``path``, read as text (not .gz or .zip), is plainly something
+    else: JSON (a run's config.json), or binary by its first bytes (a format's signature, or
+    NUL bytes in bytes that are not UTF-8 or in more than 5% of them)."""
+    if path.suffix.lower() in (".gz", ".zip"):
+        return
+    if path.suffix.lower() in (".json", ".jsonl"):
+        raise UserError(f"corpus {path} is JSON (such as a run's config.json), not a corpus; {_WHAT_CORPORA_ARE}")
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(_SNIFF_BYTES)
+    except OSError as err:
+        raise UserError(f"corpus {path} cannot be read ({err.strerror}); pass a readable file") from None
+    kind = next((name for magic, name in _MAGIC.items() if start.startswith(magic)), None)
+    if kind is None and b"\0" in start:
+        try:
+            start.decode("utf-8", errors="strict")
+            binary = start.count(0) > len(start) * 0.05
+        except UnicodeDecodeError as err:
+            binary = err.end < len(start) - 3  # not only a character cut at the end of the block
+        kind = "binary (it holds NUL bytes)" if binary else None
+    if kind:
+        raise UserError(f"corpus {path} is {kind}, not text; {_WHAT_CORPORA_ARE}")
+
+
 def corpus_files(path: str | Path) -> list[Path]:
     """The files of a corpus: the file itself, or a folder's .csv, .tsv and .txt files
-    (each optionally .gz) and .zip files, sorted by name. Raises UserError for a missing path or an empty folder."""
+    (each optionally .gz) and .zip files, sorted by name. Raises UserError for a missing path, an
+    empty folder, or a file that is plainly not text (``check_text_file``)."""
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and (_base_suffix(p) in SUFFIXES or p.suffix.lower() == ".zip"))
         if not files:
-            raise UserError(
-                f"corpus {path} is a folder with no corpus file in it; pass --data a .csv, .tsv or .txt file "
-                "(optionally .gz), a .zip of some, or a folder that holds some"
-            )
-        return files
-    if not path.is_file():
+            raise UserError(f"corpus {path} is a folder with no corpus file in it; {_WHAT_CORPORA_ARE}")
+    elif not path.is_file():
         raise UserError(
             f"corpus file {path} not found; pass --data PATH, or set PATENTGEN_DATA to the folder that holds it "
             "(the patents CSV is neural_network_patent_query.csv, see README 'Data')"
         )
-    return [path]
+    else:
+        files = [path]
+    for file in files:
+        check_text_file(file)
+    return files
 
 
 def _open_text(path: Path):

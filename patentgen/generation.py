@@ -2,12 +2,16 @@
 
 Owns the glue between a run's tokenizer and the samplers, shared by ``generate.py``, the web app,
 the game and the benchmarks. Seeds are cleaned and tokenised exactly as training text was and
-start after ``<s>``, as a document does. A generated ``<unk>`` is spelled as a real word by the
-run's open vocabulary (runs without one never write it).
+start after ``<s>``, as a document does (on a sentence corpus, a seed's last sentence is left
+open, so that the model continues it). A generated ``<unk>`` is spelled as a real word by the
+run's open vocabulary (runs without one never write it), as soon as it is drawn, from a random
+generator of its own spawned from the caller's, so that words can be shown as they come.
+Sentence markers are context, never scored words.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,19 +42,59 @@ def banned_ids(run: Run) -> tuple[int, ...]:
 
 
 def seed_ids(run: Run, seed: str | list[str]) -> tuple[list[str], list[int]]:
+    """A seed's tokens and ids. Text is cleaned as training text was; on a sentence corpus its
+    last sentence stays open (no closing marker), as the model is to continue it."""
     words = run.tokenizer.text_to_tokens(seed) if isinstance(seed, str) else list(seed)
+    if isinstance(seed, str) and words and words[-1] == corpus.SENTENCE_END:
+        words = words[:-1]
     return words, run.tokenizer.document_ids(words)
+
+
+def stop_ids(run: Run, stops: Iterable[str]) -> list[int]:
+    """The ids of stop words (``--stop``): each must be one word of the vocabulary, cleaned as
+    training text was ("." or "wherein")."""
+    ids = []
+    for stop in stops:
+        tokens = [t for t in run.tokenizer.text_to_tokens(stop) if t not in corpus.SENTENCE_MARKERS]
+        if len(tokens) != 1:
+            raise UserError(f"a stop word is one word or mark, and {stop!r} is {len(tokens)}; pass each as its own --stop")
+        if tokens[0] not in run.tokenizer.index:
+            raise UserError(f"stop word {stop!r} is not in the model's vocabulary, so it is never generated; pass another")
+        ids.append(run.tokenizer.index[tokens[0]])
+    return ids
 
 
 def continue_text(
     run: Run, seed: str | list[str], n_words: int, rng: np.random.Generator, sampler: sampling.Sampler | None = None,
+    stops: Iterable[int] = (), on_word: Callable[[str], None] | None = None,
 ) -> Continuation:
     """Continue ``seed`` (raw text, or tokens) by ``n_words`` words drawn by ``sampler``
-    (default: temperature 1)."""
+    (default: temperature 1), or fewer when one of the ids ``stops`` is drawn (it is kept, as
+    the last word). ``on_word`` gets each word as soon as it is drawn (spelled)."""
     words, ids = seed_ids(run, seed)
     unknown = list(dict.fromkeys(w for w in words if w not in run.tokenizer.index))
-    out = sampling.generate(run.lm.next_logits, ids, n_words, rng, sampler, banned_ids(run), lm=run.lm, critic=run.guide)
-    return Continuation(words, unknown, out, run.tokenizer.spell(out, words, rng))
+    spell_rng = rng.spawn(1)[0]  # spelling draws apart from the sampler's: the words come out the same, shown as they come or not
+    text = list(words)  # the seed, then each word written
+
+    def emit(word_id: int) -> None:
+        text.append(run.tokenizer.spell_one(word_id, text, spell_rng))
+        if on_word is not None:
+            on_word(text[-1])
+
+    fed = 0
+
+    def step(new_ids, state):  # the decode loop feeds the seed once, then each word it drew but the last
+        nonlocal fed
+        if fed:
+            for word_id in new_ids:  # one word, or a critic's chosen clause
+                emit(word_id)
+        fed += 1
+        return run.lm.next_logits(new_ids, state)
+
+    out = sampling.generate(step, ids, n_words, rng, sampler, banned_ids(run), list(stops), lm=run.lm, critic=run.guide)
+    for word_id in out[len(text) - len(words) :]:  # what was drawn but never fed back: the last word or clause
+        emit(word_id)
+    return Continuation(words, unknown, out, text[len(words) :])
 
 
 def sentence(
@@ -79,16 +123,19 @@ def score_tokens(run: Run, words: list[str], context: list[str] | None = None) -
     has an open vocabulary."""
     context = list(context or [])
     ids = run.tokenizer.document_ids(context + words)
-    spelling = run.tokenizer.spelling_logprobs(context + words)[len(context) + 1 :]
+    spelling = [float(x) for x in run.tokenizer.spelling_logprobs(context + words)[len(context) + 1 :]]
     mix = run.caches.mix if run.caches else None
-    return sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, list(spelling),
-                          mix, run.config.get("window", 50))
+    scored = sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, spelling,
+                            mix, run.config.get("window", 50))
+    kept = [j for j, word in enumerate(words) if word not in corpus.SENTENCE_MARKERS]  # context, not words of the text
+    return sampling.Score([words[j] for j in kept], [float(scored.logprobs[j]) for j in kept])
 
 
 def score_text(run: Run, text: str) -> sampling.Score:
-    """Log-probability of every word of ``text`` as the start of a document."""
+    """Log-probability of every word of ``text`` as the start of a document (sentence markers,
+    on a sentence corpus, as context only)."""
     words = run.tokenizer.text_to_tokens(text)
-    if not words:
+    if not [w for w in words if w not in corpus.SENTENCE_MARKERS]:
         raise UserError("nothing to score: the text has no words")
     return score_tokens(run, words)
 
@@ -97,7 +144,10 @@ def neighbours(run: Run, word: str, k: int = 10) -> list[tuple[str, float]]:
     """The ``k`` vocabulary words whose embeddings have the highest cosine similarity to ``word``."""
     # Sentence corpora wrap even one word in sentence markers: they are not part of the word.
     tokens = [t for t in run.tokenizer.text_to_tokens(word) if t not in corpus.SENTENCE_MARKERS]
-    if len(tokens) != 1 or tokens[0] not in run.tokenizer.index:
+    if len(tokens) != 1:
+        example = f", e.g. {tokens[-1]!r}" if tokens else ""
+        raise UserError(f"neighbours are listed for one word, and {word!r} is {len(tokens)} words as the model reads it; pass one{example}")
+    if tokens[0] not in run.tokenizer.index:
         raise UserError(f"{word!r} is not in the model's vocabulary; try another word")
     matrix = run.lm.embeddings.astype(np.float64)
     unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)

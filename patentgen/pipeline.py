@@ -100,9 +100,11 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
     lap("encode+windows")
     empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
     if empty:
+        longest = max(len(doc) for doc in tokens)
         raise UserError(
-            f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window; "
-            "give the corpus more documents or a smaller --window"
+            f"too little text: the {' and '.join(empty)} side has no {cfg.window}-word window ({len(tokens)} documents, "
+            f"the longest {longest} words; a .txt corpus is one document a line); give the corpus more or longer documents "
+            "or a smaller --window"
         )
     held_out = {side: [tokens[i] for i in split.side(side)] for side in SIDES[1:]}
     return Prepared(len(texts), split, tokenizer, windows, held_out=held_out)

@@ -14,6 +14,8 @@ truncation depth (4 by default), not over the vocabulary or (for truncated BPTT)
 from __future__ import annotations
 
 import time
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -193,8 +195,9 @@ class RNNNumpy:
             with np.load(path) as archive:
                 U, V, W = archive["U"], archive["V"], archive["W"]
                 truncate = int(archive["bptt_truncate"]) if "bptt_truncate" in archive.files else 4
-        except (OSError, ValueError, KeyError) as err:
-            raise UserError(f"cannot read RNN parameters from {path} ({err.__class__.__name__}); retrain the run") from None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise UserError(f"cannot read RNN parameters from {path} ({err.__class__.__name__}: truncated, or not what "
+                            "train.py wrote); the run folder is damaged: copy it again or retrain the run") from None
         hidden, words = U.shape if U.ndim == 2 else (None, None)
         if U.ndim != 2 or W.shape != (hidden, hidden) or V.shape != (words, hidden):
             raise UserError(f"{path}: shapes disagree (U {U.shape}, V {V.shape}, W {W.shape}); retrain the run")

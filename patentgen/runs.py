@@ -22,12 +22,14 @@ import contextlib
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import corpus, deps, resume
+from . import config, corpus, deps, resume
 from .cache import Caches
 from .critic import Critic, Guide
 from .errors import UserError
@@ -50,9 +52,68 @@ def read_json(path: Path):
         raise UserError(f"cannot read {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
 
 
-def check_destination(out: Path, overwrite: bool) -> None:
-    if out.exists() and not overwrite:
+# What train.py writes into a run folder (and the upgrade commands add to one): --overwrite
+# replaces only a folder that holds nothing else, so it never deletes a file of the user's.
+RUN_CONTENTS = frozenset({*FILES, "model.keras", "split.json", "history.csv", "learning_curve.png", "tensorboard"})
+
+
+def _leftover(name: str) -> bool:
+    """A temporary file of ``write_json`` left by a kill (``.config.json.tmp``): the run's own."""
+    return name.startswith(".") and name.endswith(".tmp") and name[1:-4] in RUN_CONTENTS
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (both resolved, links followed)."""
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def check_destination(out: Path, overwrite: bool, keep: dict[str, str | Path | None] | None = None) -> None:
+    """A UserError unless ``out`` may become a run folder: it does not exist, or ``overwrite``
+    is given and it is a run folder (it holds only what train.py writes) or an empty folder.
+    ``keep``: paths the run reads ({"--data": path, ...}), which ``out`` may neither be nor hold."""
+    for flag, path in (keep or {}).items():
+        if path and Path(path).exists() and _inside(Path(path), out):
+            what = "is" if Path(path).resolve() == out.resolve() else "holds"
+            raise UserError(f"--out {out} {what} {flag} {path}, which the run reads; pass another --out")
+    if not out.exists() and not out.is_symlink():
+        return
+    if not overwrite:
         raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
+    if not out.is_dir() or out.is_symlink():
+        raise UserError(f"--out {out} is a {'link' if out.is_symlink() else 'file'}, not a run folder; --overwrite replaces "
+                        "only a run folder written by train.py: pass another --out")
+    entries = sorted(entry.name for entry in out.iterdir())
+    if entries and "config.json" not in entries:
+        runs_inside = [name for name in entries if (out / name / "config.json").is_file()]
+        what = f"a folder of runs ({', '.join(runs_inside[:3])})" if runs_inside else "not a run folder (it has no config.json)"
+        raise UserError(f"--out {out} is {what}; --overwrite replaces only a run folder written by train.py: "
+                        f"pass --out {out / 'NAME'} for a new run in it")
+    foreign = [name for name in entries if name not in RUN_CONTENTS and not _leftover(name)]
+    if foreign:
+        raise UserError(f"--out {out} holds files that train.py did not write ({', '.join(foreign[:5])}"
+                        f"{', ...' if len(foreign) > 5 else ''}); --overwrite would delete them: move them out or pass another --out")
+
+
+def missing_parents(out: Path) -> list[Path]:
+    """The folders above ``out`` that do not exist yet, outermost first (the run creates them)."""
+    missing = [parent for parent in out.absolute().parents if not parent.exists()]
+    return missing[::-1]
+
+
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """A UserError unless the run folder ``out`` can be created: the nearest existing folder above
+    it is a folder, and a folder can be made in it (tried, and removed at once: permissions alone
+    do not tell, as on a read-only file system)."""
+    import tempfile
+
+    parent = next(p for p in out.absolute().parents if p.exists() or p == p.parent)
+    if not parent.is_dir():
+        raise UserError(f"{flag} {out}: {parent} is a file, not a folder; pass another {flag}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".patentgen-probe-", dir=parent))
+    except OSError as err:
+        raise UserError(f"{flag} {out}: cannot create folders in {parent} ({err.strerror}); "
+                        f"pass an {flag} in a folder you can write to") from None
 
 
 RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS, resume.PRETRAIN)  # in the staging folder until the run is complete
@@ -63,10 +124,13 @@ def partial_folder(out: Path, worker: int = 0) -> Path:
     return out.parent / (f".{out.name}.partial" if worker == 0 else f".{out.name}.worker-{worker}.partial")
 
 
-def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0) -> Path:
-    """The staging folder, after checking that ``--resume`` has something to resume and that a
-    fresh run would not throw an interrupted one away; creates nothing."""
-    check_destination(out, overwrite)
+def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0,
+                keep: dict[str, str | Path | None] | None = None) -> Path:
+    """The staging folder, after checking that ``out`` may be written (``check_destination``,
+    ``check_writable``), that ``--resume`` has something to resume and that a fresh run would not
+    throw an interrupted one away; creates nothing."""
+    check_destination(out, overwrite, keep)
+    check_writable(out)
     stage = partial_folder(out, worker)
     if resume_run and not resume.has_backup(stage):
         raise UserError(f"nothing to resume for {out}: no completed epoch is saved in {stage}; run without --resume")
@@ -76,8 +140,8 @@ def check_stage(out: Path, overwrite: bool, resume_run: bool, worker: int = 0) -
     return stage
 
 
-def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int) -> Path:
-    stage = check_stage(out, overwrite, resume_run, worker)
+def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int, keep: dict | None) -> Path:
+    stage = check_stage(out, overwrite, resume_run, worker, keep)
     if resume_run:
         return stage
     shutil.rmtree(stage, ignore_errors=True)
@@ -86,19 +150,24 @@ def _open_stage(out: Path, overwrite: bool, resume_run: bool, worker: int) -> Pa
 
 
 @contextlib.contextmanager
-def staging(out: Path, overwrite: bool, resume_run: bool = False, worker: int = 0, commit: bool = True):
+def staging(out: Path, overwrite: bool, resume_run: bool = False, worker: int = 0, commit: bool = True,
+            keep: dict[str, str | Path | None] | None = None):
     """Yield the staging folder: an empty one, or with ``resume_run`` the interrupted run's.
 
     On success the resume state is dropped and the folder replaces ``out`` (or, with ``commit``
     False, for a helper worker of a multi-worker run, is removed). On failure or Ctrl-C it is
-    kept if it holds a completed epoch to resume from, and removed otherwise: ``out`` itself is
-    never half-written."""
-    stage = _open_stage(out, overwrite, resume_run, worker)
+    kept if it holds a completed epoch to resume from, and removed otherwise, with the folders
+    above it that were created for it: ``out`` itself is never half-written."""
+    created = missing_parents(out)
+    stage = _open_stage(out, overwrite, resume_run, worker, keep)
     try:
         yield stage
     except BaseException:
         if not resume.has_backup(stage):
             shutil.rmtree(stage, ignore_errors=True)
+            for folder in reversed(created):  # innermost first; only those left empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
     if not commit:
         shutil.rmtree(stage, ignore_errors=True)
@@ -157,9 +226,25 @@ class Run:
         return Guide.of(Critic.from_json(self.config["critic"]), self.lm, self.tokenizer.index)
 
 
+def damaged(path: Path, name: str, err: BaseException) -> UserError:
+    """The error for a run folder file that cannot be read, and how to recover."""
+    return UserError(
+        f"the run folder {path} is damaged: {name} cannot be read ({err.__class__.__name__}: truncated, or not what "
+        f"train.py wrote); copy the folder again from where it came, or retrain it with "
+        f"`{deps.command('train.py', '--out', str(path), '--overwrite')}` plus the flags in its config.json"
+    )
+
+
+# What np.load raises on a truncated or garbled .npz (a zip archive of .npy files).
+NPZ_ERRORS = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
 def _require_folder(path: Path) -> None:
     if path.is_file():
-        raise UserError(f"--model takes a run folder, and {path} is a file; pass the folder that holds it: --model {path.parent}")
+        if (path.parent / "config.json").is_file():
+            raise UserError(f"--model takes a run folder, and {path} is a file; pass the folder that holds it: --model {path.parent}")
+        raise UserError(f"--model takes a run folder, and {path} is a file; pass a folder written by train.py, "
+                        f"such as {config.DEFAULT_MODEL_DIR}")
     if path.name.startswith(".") and path.name.endswith(".partial") and path.is_dir():
         finished = path.parent / path.name[1 : -len(".partial")]
         raise UserError(
@@ -177,6 +262,10 @@ def _require_folder(path: Path) -> None:
             raise UserError(f"model folder {path} does not exist yet: it is being trained (staging folder {stage}); wait until training ends")
         raise UserError(f"model folder {path} not found; train one with `{deps.command('train.py', '--out', str(path))}` or pass --model DIR")
     missing = [name for name in FILES if not (path / name).is_file()]
+    runs_inside = sorted(child.name for child in path.iterdir() if (child / "config.json").is_file()) if len(missing) == len(FILES) else []
+    if runs_inside:
+        raise UserError(f"{path} is a folder of runs ({', '.join(runs_inside[:5])}{', ...' if len(runs_inside) > 5 else ''}), "
+                        f"not a run; pass one of them: --model {path / runs_inside[0]}")
     if not missing:
         missing = [name for name in architecture_of(read_json(path / "config.json"), path).files if not (path / name).is_file()]
     if missing:
@@ -204,8 +293,8 @@ def load_inference(path: str | Path) -> Run:
     try:
         lm = architecture_of(config, path).load(path, len(tokenizer))
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
-    except (OSError, ValueError, KeyError, IndexError) as err:
-        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+    except NPZ_ERRORS as err:
+        raise damaged(path, "weights.npz", err) from None
     if not (len(tokenizer) == lm.vocab_size == out_size == config.get("vocab_size")):
         raise UserError(
             f"model folder {path} does not match its tokenizer: {len(tokenizer)} words in tokenizer.json, "
@@ -219,8 +308,8 @@ def weights_of(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(Path(path) / "weights.npz") as archive:
             return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot read the weights in {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
+    except NPZ_ERRORS as err:
+        raise damaged(Path(path), "weights.npz", err) from None
 
 
 def corpus_path(run: Run, data: str | None = None) -> Path:
@@ -252,12 +341,12 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
 
 
 def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None,
-                  indices: list[int] | None = None) -> list[list[str]] | None:
+                  indices: list[int] | None = None, build: bool = True) -> list[list[str]] | None:
     """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache (the
-    entry of the run's corpus and settings, built here from the corpus file if missing), when
-    that entry holds exactly the run's split of that side (``indices``, read from the run if
-    not given); else None. Without the corpus file, a sound entry for the checksum the run
-    recorded is enough."""
+    entry of the run's corpus and settings, built here from the corpus file if missing and
+    ``build``), when that entry holds exactly the run's split of that side (``indices``, read
+    from the run if not given); else None. Without the corpus file, a sound entry for the
+    checksum the run recorded is enough."""
     from dataclasses import replace
 
     from . import pipeline
@@ -272,7 +361,7 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
     if not recorded or (data and not path.exists()) or (path.exists() and corpus.file_checksum(path) != recorded):
         return None  # corpus_texts says what is wrong
     found = pipeline.from_cache(pipeline.entry_path(cfg, recorded, kept), recorded)
-    if found is None and path.exists():
+    if found is None and path.exists() and build:
         try:
             found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
         except UserError:  # today's code cannot prepare it as the run did: the run's own documents, from the file
@@ -295,13 +384,15 @@ def split_indices(run: Run, side: str) -> list[int]:
 
 
 def split_tokens(run: Run, side: str, text_column: str | None = None, data: str | None = None,
-                 indices: list[int] | None = None) -> list[list[str]]:
+                 indices: list[int] | None = None, build: bool = True) -> list[list[str]]:
     """Tokens of each document of one side of the run's split, in split order: a held-out side
     from the prepared-corpus cache where it can (``cached_tokens``), else from the corpus file.
-    ``indices``: the side's document indices, read from the run if not given."""
+    ``indices``: the side's document indices, read from the run if not given. ``build`` False:
+    a missing cache entry is not built (seconds: the whole corpus grouped), the few documents
+    are read from the corpus file instead."""
     if indices is None:
         indices = split_indices(run, side)  # read once, for the cache and the corpus file alike
-    cached = cached_tokens(run, side, data, text_column, indices) if side != "train" else None
+    cached = cached_tokens(run, side, data, text_column, indices, build) if side != "train" else None
     if cached is not None:
         return cached
     texts = corpus_texts(run, data, text_column)

@@ -102,11 +102,15 @@ class Tokenizer:
         before it (a closed-vocabulary run leaves ``<unk>``)."""
         words = list(context)
         for i in ids:
-            word = self.vocab[i]
-            if i == UNK_ID and self.emits_unk:
-                word = self.open_vocab.spell(word, words, self.is_oov, rng)
-            words.append(word)
+            words.append(self.spell_one(i, words, rng))
         return words[len(context) :]
+
+    def spell_one(self, i: int, context: Sequence[str], rng: np.random.Generator) -> str:
+        """One generated id as a word after ``context`` (``spell`` word by word, drawing from
+        ``rng`` only for an ``<unk>``)."""
+        if i == UNK_ID and self.emits_unk:
+            return self.open_vocab.spell(self.vocab[i], context, self.is_oov, rng)
+        return self.vocab[i]
 
     def can_write(self, word: str, context: Iterable[str] = ()) -> bool:
         """Whether the model could write ``word`` after ``context``: in the vocabulary, a rare
@@ -166,20 +170,26 @@ def ends_sentence(words: list[str]) -> bool:
     return not words or words[-1] in _SENTENCE_END or words[-1] in corpus.SENTENCE_MARKERS
 
 
-def detokenize(words: list[str], capitalize: bool = False, sentence_start: bool = True) -> str:
+class Detokenizer:
+    """``detokenize`` one word at a time: ``add(word)`` returns the text that word adds (with
+    the space before it, if any), so that text can be shown as it is written."""
+
+    def __init__(self, capitalize: bool = False, sentence_start: bool = True):
+        self.capitalize, self.start, self.empty = capitalize, sentence_start, True
+
+    def add(self, word: str) -> str:
+        if word in corpus.SENTENCE_MARKERS:
+            self.start = True
+            return ""
+        if self.capitalize and self.start and word[:1].isalpha():
+            word = word[0].upper() + word[1:]
+        piece = word if self.empty or word in _NO_SPACE_BEFORE else " " + word
+        self.empty, self.start = False, word in _SENTENCE_END
+        return piece
+
+
+def detokenize(words: Iterable[str], capitalize: bool = False, sentence_start: bool = True) -> str:
     """Join tokens into text: no space before ``. , ; ?``; optionally capitalise sentence starts
     (the first word too, unless ``sentence_start`` is False: a continuation mid-sentence)."""
-    out: list[str] = []
-    start = sentence_start
-    for word in words:
-        if word in corpus.SENTENCE_MARKERS:
-            start = True
-            continue
-        if capitalize and start and word[:1].isalpha():
-            word = word[0].upper() + word[1:]
-        if out and word in _NO_SPACE_BEFORE:
-            out[-1] += word
-        else:
-            out.append(word)
-        start = word in _SENTENCE_END
-    return " ".join(out)
+    joiner = Detokenizer(capitalize, sentence_start)
+    return "".join(joiner.add(word) for word in words)

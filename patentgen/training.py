@@ -3,7 +3,8 @@ a backup after every epoch for ``--resume``, and a clean stop on Ctrl-C.
 
 Owns the training loop policy: Adam (in ``model.compile_model``), ModelCheckpoint of the best
 validation loss (loaded at the end), EarlyStopping, an optional ReduceLROnPlateau, a wall-clock
-budget, a per-epoch history with elapsed seconds, and the epoch-exact resume (``resume.py``).
+budget, a per-epoch history with elapsed seconds, TensorBoard logs in the run folder, and the
+epoch-exact resume (``resume.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import keras
 from . import resume
 from .windows import Windows
 
+TENSORBOARD = "tensorboard"  # the run folder's TensorBoard log folder
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,10 @@ def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule:
         tracked["lr"] = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=s.lr_factor, patience=s.lr_patience, min_lr=1e-5)
     if snap.epoch < s.epochs and not snap.finished:
         with sigint_flag() as flag:
-            callbacks = [StopOnSignal(flag), clock, *tracked.values(), Backup(workdir / resume.BACKUP, clock, tracked, snap)]
+            # TensorBoard's event files (losses and learning rate per epoch; no graph, no profile) in
+            # the run folder: `tensorboard --logdir RUN/tensorboard`.
+            board = keras.callbacks.TensorBoard(str(workdir / TENSORBOARD), write_graph=False, profile_batch=0)
+            callbacks = [StopOnSignal(flag), clock, *tracked.values(), board, Backup(workdir / resume.BACKUP, clock, tracked, snap)]
             model.fit(
                 train.dataset(arch, s.batch_size, s.seed, snap.epoch, s.epochs), steps_per_epoch=train.steps(arch, s.batch_size),
                 validation_data=val.dataset(arch, s.batch_size), epochs=s.epochs, initial_epoch=snap.epoch,

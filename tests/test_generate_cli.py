@@ -169,7 +169,7 @@ def test_an_empty_score_text_is_refused(tiny_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--score", "a network", "--neighbors", "processor"], "argument --neighbors: not allowed with argument --score"),
+        (["--score", "a network", "--neighbors", "processor"], "argument --neighbors/--neighbours: not allowed with argument --score"),
         (["--random", "--seed", "a method"], "not allowed with argument --random"),
         (["--sentences", "2", "--seed", "a method"], "not allowed with argument --sentences"),
         (["--seed", "", "--score", "a network"], "not allowed with argument --seed"),
@@ -257,6 +257,14 @@ def test_model_paths_of_the_wrong_kind_say_what_they_are(tiny_run, tmp_path):
     model, _ = tiny_run
     result = gen(model / "weights.npz")
     assert result.returncode == 2 and f"is a file; pass the folder that holds it: --model {model}" in result.stderr
+    loose = tmp_path / "some.csv"
+    loose.write_text("patent_abstract\nx\n")
+    result = gen(loose)
+    assert result.returncode == 2 and "is a file; pass a folder written by train.py, such as" in result.stderr
+    shelf = tmp_path / "runs"
+    shutil.copytree(model, shelf / "tiny")
+    result = gen(shelf)
+    assert result.returncode == 2 and f"is a folder of runs (tiny), not a run; pass one of them: --model {shelf / 'tiny'}" in result.stderr
     missing = gen(tmp_path / "never")
     assert missing.returncode == 2 and "not found; train one with" in missing.stderr
     command = shlex.split(missing.stderr.split("`")[1])  # a command that runs as written, not a bare `python`
@@ -271,3 +279,164 @@ def test_model_paths_of_the_wrong_kind_say_what_they_are(tiny_run, tmp_path):
     assert result.returncode == 2 and "is the staging folder of a training run that has not finished, not a model" in result.stderr
     for result in (gen(model / "weights.npz"), gen(tmp_path / "half"), gen(stage)):
         assert len(result.stderr.strip().splitlines()) == 1 and "not found" not in result.stderr
+
+
+def test_a_truncated_weights_file_says_the_run_is_damaged_and_how_to_recover(tiny_run, tmp_path):
+    model, _ = tiny_run
+    broken = tmp_path / "broken"
+    shutil.copytree(model, broken)
+    data = (model / "weights.npz").read_bytes()
+    (broken / "weights.npz").write_bytes(data[: len(data) // 2])
+    for result in (gen(broken, "--words", "3"), run_script("-m", "patentgen.evaluate", "--model", str(broken))):
+        assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert f"the run folder {broken} is damaged: weights.npz cannot be read (BadZipFile" in result.stderr
+        assert "copy the folder again" in result.stderr and "--overwrite" in result.stderr
+
+
+def test_a_negative_random_seed_is_refused_everywhere_and_leaves_no_results_file(tiny_run, corpus_csv, tmp_path):
+    import patentgen
+    from patentgen.errors import UserError
+
+    model, _ = tiny_run
+    db = tmp_path / "results.sqlite3"
+    for script in ("generate.py", "game.py", "serve.py"):
+        extra = [] if script == "generate.py" else ["--data", str(corpus_csv), "--db", str(db)]
+        result = run_script(script, "--model", str(model), *extra, "--random-seed", "-1")
+        assert result.returncode == 2 and "-1 is negative; a random seed is a whole number >= 0" in result.stderr, script
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UserError, match="random_seed must be a whole number >= 0, not -1"):
+        patentgen.load(model).generate("a", random_seed=-1)
+
+
+def test_neighbors_take_one_word_under_either_spelling(tiny_run):
+    model, _ = tiny_run
+    result = gen(model, "--neighbors", "neural network")
+    assert result.returncode == 2 and "neighbours are listed for one word, and 'neural network' is 2 words" in result.stderr
+    assert gen(model, "--neighbours", "processor").stdout == gen(model, "--neighbors", "processor").stdout != ""
+
+
+def test_random_writes_the_human_text_as_the_model_s_and_builds_no_cache_entry(tiny_run, corpus_csv, tmp_path):
+    import re
+
+    model, _ = tiny_run
+    args = ("--random", "--data", str(corpus_csv), "--words", "40", "--random-seed", "2", "--samples", "2")
+    fresh = {"PATENTGEN_CACHE": str(tmp_path / "cache")}
+    first = run_script("generate.py", "--model", str(model), *args, env=fresh)
+    assert first.returncode == 0, first.stderr
+    assert not (tmp_path / "cache").exists()  # the few test documents were read from the corpus file
+    assert first.stdout == gen(model, *args).stdout  # the same abstract as from the session's cache entry
+    lines = {line.split(":", 1)[0]: line.split(": ...", 1)[1] for line in first.stdout.split("\n\n")[1:]}
+    label = "temperature 1, no-repeat-ngram 4, no-stutter 2, word-cache 0.1, phrase-cache 0.3"  # the default sampler
+    assert set(lines) == {"human", f"model 1 ({label})", f"model 2 ({label})"}
+    for text in lines.values():  # sentences start with a capital in every option: nothing gives the human away
+        assert not re.search(r"[.?] [a-z]", text), text
+    assert re.search(r"\. [A-Z]", lines["human"])
+
+
+def test_a_job_too_big_is_refused_and_a_long_one_shows_its_progress(tiny_run, monkeypatch, capsys):
+    from patentgen.commands import generate
+
+    model, _ = tiny_run
+    result = gen(model, "--samples", "100000", "--words", "10000")
+    assert result.returncode == 2 and "--samples 100,000 x --words 10,000 asks for 1,000,000,000 words; one call writes at most 1,000,000" in result.stderr
+    result = run_script("generate.py", "--model", str(model), "--prompts", "-", "--samples", "300", "--words", "2000", stdin="a\nb\n")
+    assert result.returncode == 2 and "2 prompts x --samples 300 x --words 2,000 asks for 1,200,000 words" in result.stderr
+    clock = iter(range(0, 1000, 1))
+    monkeypatch.setattr(generate.time, "perf_counter", lambda: float(next(clock)))
+    progress = generate.Progress(8)
+    for done in range(1, 9):
+        progress(done)
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[0].startswith("generating 8 texts: about 8 s; Ctrl-C stops")
+    assert [line.split(" texts")[0] for line in shown[1:]] == ["generated 2 of 8", "generated 4 of 8", "generated 6 of 8", "generated 8 of 8"]
+    quick = generate.Progress(8)  # a job shorter than PROGRESS_AFTER_S says nothing
+    monkeypatch.setattr(generate.time, "perf_counter", lambda: 0.0)
+    for done in range(1, 9):
+        quick(done)
+    assert capsys.readouterr().err == ""
+
+
+def test_prompts_from_a_file_several_diversities_and_the_hugging_face_names(tiny_run, tmp_path):
+    model, _ = tiny_run
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a neural network\n\nthe processor\n", encoding="utf-8")
+    result = gen(model, "--prompts", str(prompts), "--words", "6", "--samples", "2", "--random-seed", "4", "--no-stream")
+    assert result.returncode == 0, result.stderr
+    blocks = result.stdout.strip().split("\n\n")
+    assert [b.split("] ")[0] + "]" for b in blocks] == ["[prompt 1, sample 1]", "[prompt 1, sample 2]", "[prompt 2, sample 1]", "[prompt 2, sample 2]"]
+    assert blocks[0].startswith("[prompt 1, sample 1] A neural network") and blocks[2].startswith("[prompt 2, sample 1] The processor")
+    single = gen(model, "--seed", "a neural network", "--words", "6", "--samples", "2", "--random-seed", "4")
+    assert blocks[:2] == [b.replace("[", "[prompt 1, sample ", 1) for b in single.stdout.strip().split("\n\n")]  # the first draws
+    aliases = gen(model, "--seed", "a neural network", "--max-new-tokens", "6", "--num-return-sequences", "2", "--random-seed", "4")
+    assert aliases.stdout == single.stdout
+    several = gen(model, "--seed", "the processor", "--diversities", "0,1.5", "--words", "6", "--random-seed", "1", "--json")
+    data = json.loads(several.stdout)
+    assert [r["sampler"]["temperature"] for r in data["results"]] == [0.0, 1.5]
+    greedy = json.loads(gen(model, "--seed", "the processor", "--diversity", "0", "--words", "6", "--json").stdout)
+    assert data["results"][0]["samples"] == greedy["samples"]
+    plain = gen(model, "--seed", "the processor", "--diversities", "0,1.5", "--words", "6", "--random-seed", "1")
+    assert plain.stdout.startswith("[diversity 0] The processor") and "\n\n[diversity 1.5] The processor" in plain.stdout
+    for bad, message in [(["--diversity", "1", "--diversities", "0.5,1"], "--diversity and --diversities both"),
+                         (["--diversities", "0.5,-1"], "must be a finite number >= 0"),
+                         (["--prompts", str(tmp_path / "none.txt")], "not found; pass a text file with one seed a line")]:
+        result = gen(model, *bad)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    assert "has no line of text" in gen(model, "--prompts", str(tmp_path / "blank.txt")).stderr
+
+
+@pytest.mark.parametrize("args", [("--seed", "a neural network", "--samples", "2"), ("--random", "--samples", "2"),
+                                  ("--prompts", "-", "--diversities", "0.5,1")])
+def test_streamed_text_is_the_text_written_at_once(tiny_run, corpus_csv, args):
+    model, _ = tiny_run
+    extra = ["--data", str(corpus_csv)] if "--random" in args else []
+    stdin = "the processor\nan input layer\n"
+    common = ["generate.py", "--model", str(model), *args, *extra, "--words", "12", "--random-seed", "3"]
+    streamed = run_script(*common, "--stream", stdin=stdin)
+    whole = run_script(*common, "--no-stream", stdin=stdin)
+    assert streamed.returncode == 0 and whole.returncode == 0, streamed.stderr
+    assert streamed.stdout == whole.stdout and len(whole.stdout) > 40
+
+
+def test_stop_words_end_a_text_early(tiny_run):
+    from patentgen import generation
+
+    model, _ = tiny_run
+    run = runs.load_inference(model)
+    stops = generation.stop_ids(run, [".", ";"])
+    ended = 0
+    for seed in range(10):
+        cont = generation.continue_text(run, "the processor", 60, np.random.default_rng(seed), None, stops)
+        inside = [i for i in cont.ids[:-1] if i in stops]
+        assert not inside and (len(cont.ids) == 60 or cont.ids[-1] in stops)
+        ended += len(cont.ids) < 60
+    assert ended >= 5
+    result = json.loads(gen(model, "--seed", "the processor", "--stop", ".", "--words", "60", "--random-seed", "1", "--json").stdout)
+    sample = result["samples"][0]
+    assert sample["stopped"] and sample["text"].endswith(".") and sample["text"].count(".") == 1
+    for bad, message in [("two words", "a stop word is one word or mark, and 'two words' is 2"), ("qwzxv", "is not in the model's vocabulary")]:
+        result = gen(model, "--stop", bad)
+        assert result.returncode == 2 and message in result.stderr
+
+
+def test_score_lines_from_standard_input_one_output_line_each_with_oov_flags(tiny_run):
+    model, _ = tiny_run
+    lines = ["a neural network stores the weight matrix.", "", "the quorexium computes an output value"]
+    result = run_script("generate.py", "--model", str(model), "--score", "-", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.splitlines()
+    assert len(out) == 3 and out[1] == "Total: 0.000\tOOV: 0\tPerplexity: -"
+    for text, line in zip(lines[::2], out[::2]):
+        single = json.loads(gen(model, "--score", text, "--json").stdout)
+        fields = line.split("\t")
+        assert [f.split("=")[0] for f in fields[:-3]] == [w["word"] for w in single["words"]]
+        assert fields[-3] == f"Total: {single['total_logprob']:.3f}" and fields[-2] == f"OOV: {single['oov']}"
+    assert "quorexium=" in out[2] and out[2].split("quorexium=")[1].split("\t")[0].endswith(" OOV")
+    assert [f.endswith(" OOV") for f in out[0].split("\t")[:-3]] == [False] * 8
+    assert "scored 3 lines: 14 words, 1 out of the vocabulary" in result.stderr
+    as_json = run_script("generate.py", "--model", str(model), "--score", "-", "--json", stdin=lines[2] + "\n")
+    words = json.loads(as_json.stdout)["words"]
+    assert [w["oov"] for w in words] == [False, True, False, False, False, False]
+    table = gen(model, "--score", lines[2])
+    assert "quorexium" in table.stdout and table.stdout.splitlines()[1].endswith("OOV") and "(1 out of the vocabulary" in table.stdout

@@ -63,6 +63,25 @@ def test_score_and_neighbours_are_generations(shipped):
         shipped.neighbours("qwzxv")
 
 
+def test_scores_are_plain_floats_and_both_spellings_of_neighbours_work(shipped):
+    score = shipped.score("a neural network")
+    assert all(type(p) is float for p in score.logprobs) and "np.float64" not in repr(score)
+    assert shipped.neighbors("neuron", k=4) == shipped.neighbours("neuron", k=4)
+
+
+def test_hugging_face_names_temperature_and_stop_words(shipped):
+    base = shipped.generate("a method for", words=7, samples=2, random_seed=2)
+    assert shipped.generate("a method for", max_new_tokens=7, num_return_sequences=2, random_seed=2) == base
+    assert shipped.generate("a method for", temperature=0, words=9) == shipped.generate("a method for", diversity=0, words=9)
+    assert shipped.generate("a method for", temperature=0, words=9) != shipped.generate("a method for", words=9, random_seed=1)
+    for kwargs, message in [({"words": 5, "max_new_tokens": 5}, "words and max_new_tokens are the same setting"),
+                            ({"diversity": 1, "temperature": 1}, "diversity and temperature are the same setting")]:
+        with pytest.raises(UserError, match=message):
+            shipped.generate("a", **kwargs)
+    sentence = shipped.generate("a method for", words=300, stop=".", random_seed=4)
+    assert sentence.endswith(".") and sentence.count(".") == 1 and len(sentence.split()) < 300
+
+
 def test_load_checks_the_folder(tmp_path):
     with pytest.raises(UserError, match="not found"):
         patentgen.load(tmp_path / "nothing")

@@ -35,6 +35,12 @@ def test_clean_reddit_handles_entities_links_urls_and_quotes():
     assert text == "quoted line\nbold link text and > end"
 
 
+def test_markdown_escapes_are_the_marks_they_escape():
+    assert clean_reddit(r"it costs 2\,000 \*not\* 6\.5\/10 at C:\path") == "it costs 2,000 *not* 6.5/10 at C: path"
+    tokens = reddit_tokens(r"I paid 2\, and \*you\* did \_not\_.", True, {})
+    assert not any("\\" in t for t in tokens) and tokens[3:5] == ["2", ","]
+
+
 def test_sentences_are_wrapped_and_lowercased_without_downloads():
     state = train_punkt(COMMENTS)
     tokens = reddit_tokens(COMMENTS[1], True, state)
@@ -60,11 +66,19 @@ def reddit_csv(tmp_path_factory):
     return path
 
 
-def test_numpy_rnn_run_folder_and_sentences(tmp_path, reddit_csv):
-    out = tmp_path / "rnn"
+@pytest.fixture(scope="module")
+def rnn_run(tmp_path_factory, reddit_csv):
+    """A numpy-RNN run on the Reddit fixture, trained in seconds: (folder, train.py's result)."""
+    out = tmp_path_factory.mktemp("reddit-run") / "rnn"
     result = run_script("train.py", "--corpus", "reddit", "--data", str(reddit_csv), "--arch", "numpy-rnn",
                         "--units", "8", "--epochs", "2", "--window", "10", "--out", str(out))
+    return out, result
+
+
+def test_numpy_rnn_run_folder_and_sentences(rnn_run):
+    out, result = rnn_run
     assert result.returncode == 0, result.stderr
+    assert (out / "learning_curve.png").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["arch"] == "numpy-rnn" and config["max_vocab"] == 8000 and config["text_column"] == "body"
     metrics = json.loads((out / "metrics.json").read_text())
@@ -106,3 +120,35 @@ def test_npz_that_disagrees_with_the_tokenizer(tmp_path, reddit_csv):
     np.savez(out / "weights.npz", **{**parts, "V": parts["V"][:-1]})
     result = run_script("generate.py", "--model", str(out), "--seed", "hi")
     assert result.returncode == 2 and "shapes disagree" in result.stderr
+
+
+def test_a_seed_s_last_sentence_stays_open_and_its_continuation_is_not_capitalised(rnn_run):
+    run = runs.load_inference(rnn_run[0])
+    words, ids = generation.seed_ids(run, "The game team")
+    assert words == [SENTENCE_START, "the", "game", "team"] and ids[-1] == run.tokenizer.index["team"]
+    checked = 0
+    for seed in range(20):
+        cont = generation.continue_text(run, "the game team", 6, np.random.default_rng(seed))
+        first = cont.words[0]
+        if first not in (SENTENCE_START, SENTENCE_END) and first[:1].isalpha() and first != "i":
+            assert cont.text(with_seed=False).startswith(first)  # mid-sentence: as written, not capitalised
+            assert cont.text().startswith(f"The game team {first}")
+            checked += 1
+    assert checked >= 5
+
+
+def test_scores_leave_the_sentence_markers_out(rnn_run):
+    from patentgen import sampling
+
+    run = runs.load_inference(rnn_run[0])
+    text = "The game team. The league week!"
+    scored = generation.score_text(run, text)
+    assert scored.words == ["the", "game", "team", ".", "the", "league", "week", "!"]
+    assert not any(run.tokenizer.is_oov(w) for w in scored.words)
+    tokens = run.tokenizer.text_to_tokens(text)
+    ids = run.tokenizer.document_ids(tokens)
+    every = sampling.score(run.lm.next_logits, ids[:1], ids[1:], tokens, None, run.caches.mix if run.caches else None,
+                           run.config["window"])
+    assert scored.logprobs == pytest.approx([p for w, p in zip(tokens, every.logprobs) if w not in (SENTENCE_START, SENTENCE_END)])
+    result = run_script("generate.py", "--model", str(rnn_run[0]), "--score", "The game team.")
+    assert result.returncode == 0 and SENTENCE_START not in result.stdout and "over 4 words" in result.stdout

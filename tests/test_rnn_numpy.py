@@ -109,3 +109,14 @@ def test_next_logits_carries_state_like_a_full_forward_pass():
     logits, state = model.next_logits(x[2:3], state)
     logits, _ = model.next_logits(x[3:], state)
     assert np.allclose(np.exp(logits) / np.exp(logits).sum(), o[-1])
+
+
+def test_a_truncated_parameter_file_is_a_user_error(tmp_path):
+    from patentgen.errors import UserError
+
+    model = RNNNumpy(12, 5)
+    model.save(tmp_path / "w.npz")
+    data = (tmp_path / "w.npz").read_bytes()
+    (tmp_path / "w.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="BadZipFile: truncated.*the run folder is damaged"):
+        RNNNumpy.load(tmp_path / "w.npz")

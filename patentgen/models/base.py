@@ -58,10 +58,32 @@ class Architecture:
         """For architectures trained outside Keras: (model, history rows, seconds, out of time)."""
         raise NotImplementedError(f"{self.name} is trained by Keras")
 
+    def parameters(self, cfg, vocab_size: int) -> int:
+        """How many parameters the model of ``cfg`` has for ``vocab_size`` words (Keras's
+        ``count_params``), computed without building it."""
+        raise NotImplementedError
+
+    def batch_floats(self, cfg, vocab_size: int) -> int:
+        """About how many floats one training batch keeps for the backward pass: the logits with
+        their softmax and gradient, and each recurrent layer's inputs, gates and outputs."""
+        positions = cfg.batch_size * cfg.window
+        outputs = cfg.batch_size * (cfg.window if self.every_position else 1)
+        return 3 * outputs * vocab_size + positions * (cfg.embedding_dim + cfg.layers * cfg.units * 8)
+
 
 class RecurrentStack(Architecture):
     """Embedding -> recurrent layers ``{name}_0``, ... -> logits at every position
     (``model.every_position_model``); a subclass names its Keras layer and its numpy cell."""
+
+    gates = 4  # weight blocks per recurrent layer (LSTM: i, f, g, o)
+    bias_rows = 1  # bias vectors per layer (GRU with reset_after: 2)
+
+    def parameters(self, cfg, vocab_size):
+        e, u, v = cfg.embedding_dim, cfg.units, vocab_size
+        recurrent = sum(self.gates * u * ((e if i == 0 else u) + u + self.bias_rows) for i in range(cfg.layers))
+        tied = cfg.tie_embeddings and not cfg.freeze_embeddings
+        output = (u * e + e + v) if tied else (u * v + v)  # projection to E and the output bias, or a full layer
+        return v * e + recurrent + output
 
     def layer(self, units: int, name: str):
         """The Keras recurrent layer (sequences out)."""

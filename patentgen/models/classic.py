@@ -39,6 +39,10 @@ class Classic(Architecture):
         logits = layers.Dense(vocab_size, name="output")(x)  # (B, V)
         return set_embeddings(keras.Model(ids, float32_logits(logits), name=self.name), matrix)
 
+    def parameters(self, cfg, vocab_size):
+        e, v = cfg.embedding_dim, vocab_size
+        return v * e + 4 * UNITS * (e + UNITS + 1) + DENSE * (UNITS + 1) + v * (DENSE + 1)
+
     def numpy_lm(self, weights):
         from ..inference import NumpyLM, recurrent_stack
 

@@ -56,6 +56,7 @@ class GRU(RecurrentStack):
     defaults = {"units": 256, "learning_rate": 3e-3}
 
     cell = GRUCell
+    gates, bias_rows = 3, 2
 
     def layer(self, units, name):
         from keras import layers

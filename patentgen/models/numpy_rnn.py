@@ -30,6 +30,12 @@ class NumpyRNN(Architecture):
     def settle(self, cfg):
         return replace(super().settle(cfg), embedding_dim=cfg.units)  # U (units, V) is its embedding
 
+    def parameters(self, cfg, vocab_size):
+        return 2 * cfg.units * vocab_size + cfg.units * cfg.units  # U, V and W
+
+    def batch_floats(self, cfg, vocab_size):
+        return cfg.window * (cfg.units + vocab_size) * 2  # one chunk's states and softmax outputs, with their gradients
+
     def load(self, path: Path, vocab_size: int):
         from ..rnn_numpy import RNNNumpy
 
