@@ -46,6 +46,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a whole number >= 0")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -221,4 +231,4 @@ def add_game_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=str(default_results_path()), help="SQLite file for rounds and guesses (default: %(default)s)")
     g = p.add_argument_group("rounds")
     g.add_argument("--seed-words", type=positive_int, default=GAME_SEED_WORDS, help="words of the real abstract shown as the seed (default: %(default)s)")
-    g.add_argument("--random-seed", type=int, help="makes the rounds repeatable")
+    g.add_argument("--random-seed", type=non_negative_int, help="makes the rounds repeatable (a whole number >= 0)")
