@@ -165,7 +165,7 @@ def build_game(run, data, sampler: dict | None, band: tuple[float, float] | None
     if sampler is not None or band is not None:
         low, high = band or (rules.low, rules.high)
         rules = game.Rules(low=low, high=high, sampler=rules.sampler if sampler is None else sampler)
-    return game.from_run(run, rules, data)
+    return game.from_run(run, rules, data, sides=("test",))  # the rounds these figures were measured on
 
 
 def main(argv=None) -> int:

@@ -54,20 +54,19 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def deal(model: str, out: Path, rounds: int, seed: int, data: str | None) -> None:
+def deal(model: str, out: Path, rounds: int, seed: int, data: str | None, rules: dict | None = None) -> None:
     from patentgen import game, runs
 
     run = runs.load_inference(model)
-    play = game.from_run(run, data=data)
-    if rounds > len(play.ids):
-        raise SystemExit(f"error: only {len(play.ids)} test abstracts are playable; ask for at most that many --rounds")
+    play = game.from_run(run, game.Rules(**(rules or {})), data=data, sides=("test",))  # test-split seeds only: nothing tuned on them
+    if rounds > len(play.abstracts):
+        raise SystemExit(f"error: only {len(play.abstracts)} test abstracts are playable; ask for at most that many --rounds")
     rng = np.random.default_rng(seed)
     dealt, seen = [], set()
-    while len(dealt) < rounds:  # the game's own dealing, keeping one round per abstract
-        found = play.new_round(rng)
-        if found.doc_id not in seen:
-            seen.add(found.doc_id)
-            dealt.append(found)
+    while len(dealt) < rounds:  # the game's own dealing, never the same abstract twice, as for a player
+        found = play.new_round(rng, avoid=seen)
+        seen.add(found.abstract)
+        dealt.append(found)
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# Which continuation did a human write?", "", PROTOCOL, "",
              "Tells to name in `guesses.json` (one or more per round): " + "; ".join(f"`{k}`: {v}" for k, v in TELLS.items()), ""]
@@ -147,6 +146,9 @@ def main(argv=None) -> int:
     d.add_argument("--out", required=True, help="folder for rounds.md, guesses.json and key.json")
     d.add_argument("--rounds", type=int, default=45, help="rounds, each from a different test abstract (default: %(default)s)")
     d.add_argument("--seed", type=int, default=20261205, help="which abstracts and samples (default: %(default)s)")
+    d.add_argument("--seed-words", type=int, help="words of the abstract shown as the seed (default: the game's)")
+    d.add_argument("--min-words", type=int, help="shortest continuation (default: the game's)")
+    d.add_argument("--max-words", type=int, help="longest continuation (default: the game's)")
     s = sub.add_parser("score", help="score a filled form and add it to bench/READER.md")
     s.add_argument("--rounds", required=True, help="the folder deal wrote, with the reader's guesses.json filled in")
     s.add_argument("--label", required=True, help="the session's name, e.g. before or after")
@@ -157,7 +159,8 @@ def main(argv=None) -> int:
     if a.command == "deal":
         from patentgen.config import DEFAULT_MODEL_DIR
 
-        deal(a.model or str(DEFAULT_MODEL_DIR), Path(a.out), a.rounds, a.seed, a.data)
+        rules = {k: v for k in ("seed_words", "min_words", "max_words") if (v := getattr(a, k)) is not None}
+        deal(a.model or str(DEFAULT_MODEL_DIR), Path(a.out), a.rounds, a.seed, a.data, rules)
     else:
         found = score(Path(a.rounds), a.label, a.reader, Path(a.results), Path(a.key) if a.key else None)
         print(f"{a.label}: the reader won {found['wins']} of {found['rounds']} rounds ({100 * found['win_rate']:.0f}%); "

@@ -5,14 +5,16 @@
 Starts ``serve.py`` on a free loopback port with a fresh results database (in a temporary
 folder), waits until its round pool is full, then measures two phases from this process:
 
-1. ``--players`` threads each play for ``--seconds``: a new round (``POST /api/rounds``), then a
-   guess at a random option, again and again, each on its own keep-alive connection. Latency of
-   every request, rounds per second, statuses.
+1. ``--players`` threads each play for ``--seconds`` as a player of its own (its ``X-Player-Id``):
+   a new round (``POST /api/rounds``), then a guess at a random option, again and again (until
+   the time is up, or the player has played every abstract: 409), each on its own keep-alive
+   connection. Latency of every request, rounds per second, statuses.
 2. ``--generations`` maximum-size ``POST /api/generate`` requests (200 words after a seed of
    2,000 characters) sent at once, while one client loads ``GET /`` every 50 ms until they
    drain: the page's latency, the generations' statuses and the time to drain.
 
-Then it checks the database: every acknowledged round and guess is there, none twice. The rate
+Then it checks the database: every acknowledged round and guess is there, none twice, and no
+player was dealt an abstract twice. The rate
 limits are raised (``--rate``, default 1000000/minute) so that one loopback address can play
 for 50, and the limiter still runs; every other server flag is its default unless given after
 ``--``. Writes ``WEB_LOAD.md`` and ``web_load.json`` (``--out``, default ``bench/``).
@@ -64,10 +66,12 @@ class Client:
     def __init__(self, port: int, timeout: float = 120):
         self.port, self.timeout, self.conn = port, timeout, None
 
-    def request(self, method: str, path: str, body=None) -> tuple[int, bytes, float]:
+    def request(self, method: str, path: str, body=None, player: str | None = None) -> tuple[int, bytes, float]:
         """(status, body, seconds); status 0 for a failed connection."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        if player is not None:
+            headers["X-Player-Id"] = player
         start = time.perf_counter()
         for attempt in (1, 2):
             try:
@@ -110,7 +114,7 @@ def start_server(args, db: Path, port: int) -> subprocess.Popen:
 
 def pool_size(db: Path) -> int:
     with sqlite3.connect(db, timeout=30) as conn:
-        return conn.execute("SELECT COUNT(*) FROM prepared").fetchone()[0]
+        return conn.execute("SELECT COUNT(*) FROM contents WHERE pooled = 1").fetchone()[0]
 
 
 def wait_for_pool(db: Path, want: int, limit_s: float) -> tuple[int, float]:
@@ -121,16 +125,18 @@ def wait_for_pool(db: Path, want: int, limit_s: float) -> tuple[int, float]:
 
 
 def play(port: int, seconds: float, seed: int, log: list) -> None:
-    """One player: new round, guess, again, until the time is up."""
-    client, rng = Client(port), np.random.default_rng(seed)
+    """One player (its own id): new round, guess, again, until the time is up."""
+    client, rng, player = Client(port), np.random.default_rng(seed), f"load-player-{seed:04d}"
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
-        status, body, took = client.request("POST", "/api/rounds", {})
+        status, body, took = client.request("POST", "/api/rounds", {}, player)
         log.append(("round", status, took, json.loads(body)["id"] if status == 200 else None, None))
+        if status == 409:  # this player has played every abstract: it stops
+            break
         if status != 200:
             continue
         rid, option = log[-1][3], int(rng.integers(1, 4))
-        status, body, took = client.request("POST", f"/api/rounds/{rid}/guess", {"option": option})
+        status, body, took = client.request("POST", f"/api/rounds/{rid}/guess", {"option": option}, player)
         log.append(("guess", status, took, rid, option if status == 200 else None))
     client.close()
 
@@ -203,22 +209,25 @@ def count_statuses(events) -> dict:
 
 
 def pool_after(db: Path, since: float) -> dict:
-    """The prepared rounds left after the load: how many, how often dealt, how many made meanwhile."""
+    """The prepared rounds in the pool after the load: how many, how often dealt (each to another
+    player), how many of all were made during the load, how many distinct abstracts the pool held."""
     with sqlite3.connect(db, timeout=30) as conn:
-        n, most, mean, made = conn.execute("SELECT COUNT(*), MAX(dealt), AVG(dealt), SUM(created > ?) FROM prepared", (since,)).fetchone()
-    return {"prepared": n, "max_deals": most, "mean_deals": round(mean or 0, 1), "made_during_load": made}
+        n, most, mean, abstracts = conn.execute("SELECT COUNT(*), MAX(dealt), AVG(dealt), COUNT(DISTINCT abstract) FROM contents WHERE pooled = 1").fetchone()
+        made = conn.execute("SELECT COUNT(*) FROM contents WHERE created > ?", (since,)).fetchone()[0]
+    return {"prepared": n, "max_deals": most, "mean_deals": round(mean or 0, 1), "made_during_load": made, "abstracts": abstracts}
 
 
 def integrity(db: Path, rounds: list[str], guesses: list[tuple[str, int]]) -> dict:
     with sqlite3.connect(db, timeout=30) as conn:
         stored_rounds = {r[0] for r in conn.execute("SELECT id FROM rounds")}
         stored_guesses = dict(conn.execute("SELECT round_id, choice FROM guesses").fetchall())
-        options = conn.execute("SELECT COUNT(*) FROM options").fetchone()[0]
+        options = conn.execute("SELECT COUNT(*) FROM rounds r JOIN texts t ON t.content = r.content").fetchone()[0]
+        repeats = conn.execute("SELECT COUNT(*) - COUNT(DISTINCT r.player || ' ' || c.abstract) FROM rounds r JOIN contents c ON c.id = r.content").fetchone()[0]
     return {
         "rounds_acknowledged": len(rounds), "rounds_acknowledged_twice": len(rounds) - len(set(rounds)),
         "rounds_missing": len(set(rounds) - stored_rounds), "rounds_stored": len(stored_rounds), "options_stored": options,
         "guesses_acknowledged": len(guesses), "guesses_missing_or_different": sum(stored_guesses.get(r) != c for r, c in guesses),
-        "guesses_stored": len(stored_guesses),
+        "guesses_stored": len(stored_guesses), "abstracts_dealt_twice_to_a_player": repeats,
     }
 
 
@@ -229,6 +238,7 @@ def verdicts(players: dict, flood: dict, checks: dict) -> dict:
         f"GET / p95 <= {TARGETS['page_p95_ms']} ms during the generations": flood["page_ms"].get("p95", 1e9) <= TARGETS["page_p95_ms"],
         "every acknowledged round and guess stored, none twice": (checks["rounds_missing"] == checks["guesses_missing_or_different"]
                                                                  == checks["rounds_acknowledged_twice"] == 0 and checks["options_stored"] == 3 * checks["rounds_stored"]),
+        "no player dealt an abstract twice": checks["abstracts_dealt_twice_to_a_player"] == 0,
     }
 
 
@@ -243,8 +253,9 @@ def markdown(report: dict) -> str:
         "| target | met |", "| --- | --- |", *[f"| {k} | {'yes' if v else 'NO'} |" for k, v in report["verdicts"].items()], "",
         f"## {p['players']} players for {p['seconds']} s (new round, then a guess)", "",
         f"{p['rounds']} rounds ({p['rounds_per_s']}/s), {p['guesses']} guesses; statuses {p['statuses']}. "
-        f"Pool afterwards: {p['pool_after']['prepared']} prepared rounds, {p['pool_after']['made_during_load']} of them made during the load; "
-        f"each dealt {p['pool_after']['mean_deals']} times on average, at most {p['pool_after']['max_deals']}.", "",
+        f"Pool afterwards: {p['pool_after']['prepared']} prepared rounds of {p['pool_after']['abstracts']} distinct abstracts, each dealt "
+        f"{p['pool_after']['mean_deals']} times on average (to different players), at most {p['pool_after']['max_deals']}; "
+        f"{p['pool_after']['made_during_load']} rounds were made during the load (by the pool's thread, or on a request that found none unseen).", "",
         "| request | n | p50 ms | p95 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- | --- |",
         *[f"| {name} | {m.get('n')} | {m.get('p50')} | {m.get('p95')} | {m.get('p99')} | {m.get('max')} |"
           for name, m in (("POST /api/rounds", p["round_ms"]), ("POST /api/rounds/{id}/guess", p["guess_ms"]))], "",
@@ -255,7 +266,8 @@ def markdown(report: dict) -> str:
         "## Integrity (the results database afterwards)", "",
         f"{c['rounds_acknowledged']} rounds acknowledged, {c['rounds_missing']} missing, {c['rounds_acknowledged_twice']} acknowledged twice "
         f"({c['rounds_stored']} stored, {c['options_stored']} options); {c['guesses_acknowledged']} guesses acknowledged, "
-        f"{c['guesses_missing_or_different']} missing or different ({c['guesses_stored']} stored).", "",
+        f"{c['guesses_missing_or_different']} missing or different ({c['guesses_stored']} stored); "
+        f"{c['abstracts_dealt_twice_to_a_player']} abstracts dealt twice to one player.", "",
     ]
     return "\n".join(lines)
 
@@ -299,6 +311,7 @@ def main(argv=None) -> None:
               "load_average": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}
     report = {"header": header, "players": players, "generations": flood, "integrity": checks, "verdicts": verdicts(players, flood, checks)}
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "web_load.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "WEB_LOAD.md").write_text(markdown(report))
     print(markdown(report))

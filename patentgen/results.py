@@ -1,73 +1,98 @@
-"""Game results in SQLite: every round dealt, every guess, and the stats read from them.
+"""Game results in SQLite: every round dealt, every guess, who was shown what, and the statistics.
 
 Owns the database file (standard-library ``sqlite3``, WAL mode with synchronous=NORMAL, one
-connection per thread, short transactions, so threads and processes can share it). The schema is created idempotently; a guess is
-stored at most once per round (the round id is the guesses' primary key), so concurrent or
-repeated guesses can neither be lost nor counted twice; the same guess sent again gets the same
-reveal. Also holds the pool of *prepared* rounds the web app deals from (``add_prepared``,
-``deal``): the least-dealt first, every time as a new round with its own id and its own order of
-the options, in one transaction; one dealt ``reuse`` times is retired when a fresh one arrives.
-Writes of one process take turns on a lock (SQLite's own wait for a busy file backs off in
-sleeps of up to 100 ms, which under 50 concurrent players makes the slow tail).
+connection per thread, short transactions, so threads and processes can share it). The texts of a
+round are stored once, as a *content* (the seed and its three texts); a dealt round is a content
+shown to one player with its own id and its own order of the texts. Contents made ahead of time
+form the pool the web app deals from (``add_content(pooled=True)``, ``deal``): the least-dealt
+first, never one whose abstract the player was already dealt (``seen``), each at most once per
+player; one dealt ``reuse`` times is retired when a fresh one arrives. A guess is stored at most
+once per round (the round id is the guesses' primary key), so concurrent or repeated guesses can
+neither be lost nor counted twice; the same guess sent again gets the same reveal. A guess from a
+player or address that was already shown the answer of that abstract is kept but flagged
+(``informed``), and the statistics count only the first guess of a player on a content, unflagged,
+with 95% intervals that allow for players and rounds counted more than once (``interval``).
+
+Start-up checks the file (``PRAGMA quick_check``) and refuses a damaged or older one with one
+line; a failed start leaves no file behind that it created. A storage failure while running (a
+read-only file, a full disk) is a ``StorageError`` (logged once until storage works again), and
+the connection that met it is dropped, so the next request starts afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import hmac
 import json
+import logging
+import math
 import secrets
 import sqlite3
 import threading
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import default_results_path
 from .errors import UserError
-from .game import MODEL, Option, Reveal, Round
+from .game import N_OPTIONS, Option, Reveal, Round
 
-SCHEMA_VERSION = 2  # 2: prepared rounds, the guessing client, a per-file key
+log = logging.getLogger("patentgen.results")
+
+SCHEMA_VERSION = 3  # 3: contents dealt to players, who was shown what, settings
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS rounds (
+CREATE TABLE IF NOT EXISTS settings (   -- what dealt a content: the model and the game's rules
+    dealer TEXT PRIMARY KEY,
+    description TEXT NOT NULL           -- JSON: model, sampler, diversity band, words shown
+);
+CREATE TABLE IF NOT EXISTS contents (   -- a seed and its three texts, made once, dealt to players
+    id TEXT PRIMARY KEY,
+    dealer TEXT NOT NULL REFERENCES settings(dealer),
+    created REAL NOT NULL,
+    abstract TEXT NOT NULL,             -- the abstract's key: contents with one key show the same human text
+    doc_id INTEGER NOT NULL,            -- abstract's index in the corpus file
+    seed TEXT NOT NULL,
+    n_words INTEGER NOT NULL,
+    dealt INTEGER NOT NULL DEFAULT 0,
+    pooled INTEGER NOT NULL             -- 1 while the pool deals it
+);
+CREATE INDEX IF NOT EXISTS contents_pool ON contents (dealer, pooled, dealt);
+CREATE TABLE IF NOT EXISTS texts (
+    content TEXT NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+    k INTEGER NOT NULL CHECK (k BETWEEN 0 AND 2),
+    source TEXT NOT NULL CHECK (source IN ('human', 'model')),
+    diversity REAL,                     -- NULL for the human text
+    text TEXT NOT NULL,
+    PRIMARY KEY (content, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rounds (     -- a content dealt to a player
     id TEXT PRIMARY KEY,
     created REAL NOT NULL,
-    model TEXT NOT NULL,          -- run folder that dealt the round
-    doc_id INTEGER NOT NULL,      -- abstract's index in the corpus file
-    seed TEXT NOT NULL,
-    n_words INTEGER NOT NULL
+    content TEXT NOT NULL REFERENCES contents(id),
+    player TEXT NOT NULL,               -- opaque id of the player (Store.opaque)
+    arrangement TEXT NOT NULL           -- the texts' k at options 1, 2, 3, e.g. '201'
 );
-CREATE TABLE IF NOT EXISTS options (
-    round_id TEXT NOT NULL REFERENCES rounds(id),
-    position INTEGER NOT NULL CHECK (position BETWEEN 1 AND 3),
-    source TEXT NOT NULL CHECK (source IN ('human', 'model')),
-    diversity REAL,               -- NULL for the human text
-    text TEXT NOT NULL,
-    PRIMARY KEY (round_id, position)
-);
+CREATE INDEX IF NOT EXISTS rounds_by_created ON rounds (created);
+CREATE INDEX IF NOT EXISTS rounds_by_content ON rounds (content);
 CREATE TABLE IF NOT EXISTS guesses (
     round_id TEXT PRIMARY KEY REFERENCES rounds(id),
     created REAL NOT NULL,
     choice INTEGER NOT NULL CHECK (choice BETWEEN 1 AND 3),
-    correct INTEGER NOT NULL
+    correct INTEGER NOT NULL,
+    player TEXT NOT NULL,               -- who guessed
+    address TEXT NOT NULL,              -- opaque id of the address the guess came from
+    informed INTEGER NOT NULL           -- 1: the player or address had been shown this abstract's answer before
 );
-CREATE TABLE IF NOT EXISTS prepared (  -- rounds ready to deal, made in the background
-    id TEXT PRIMARY KEY,
-    dealer TEXT NOT NULL,         -- the model and rules that made it: only their game deals it
-    created REAL NOT NULL,
-    doc_id INTEGER NOT NULL,
-    seed TEXT NOT NULL,
-    n_words INTEGER NOT NULL,
-    options TEXT NOT NULL,        -- JSON [[text, source, diversity], ...]
-    dealt INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS prepared_by_dealer ON prepared (dealer, dealt);
+CREATE TABLE IF NOT EXISTS seen (player TEXT NOT NULL, abstract TEXT NOT NULL, PRIMARY KEY (player, abstract)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS revealed (who TEXT NOT NULL, abstract TEXT NOT NULL, PRIMARY KEY (who, abstract)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-# Added in schema 2 to a table of schema 1: an opaque key of the client that guessed (NULL before).
-GUESS_CLIENT = "ALTER TABLE guesses ADD COLUMN client TEXT"
-
-BANDS = ((0.5, 0.75), (0.75, 1.0), (1.0, 1.25))  # fool rate is reported per diversity band
+CHANCE = 1 / N_OPTIONS
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
 class RoundNotFound(UserError):
@@ -78,34 +103,137 @@ class AlreadyAnswered(UserError):
     pass
 
 
+class StorageError(UserError):
+    """The results database cannot be read or written right now (read-only, full, damaged)."""
+
+
 default_path = default_results_path  # outside the repository, in the user's data folder
+
+
+# ----- statistics ---------------------------------------------------------------------------------
+def interval(found: int, n: int, clusterings: list[list[tuple[int, int]]]) -> tuple[float, float]:
+    """A 95% interval for the rate ``found / n`` when guesses come in clusters (``(found, n)`` of
+    each player, of each round: one player's guesses, or one round's, are not independent): the
+    Wilson score interval at the effective sample size ``n / deff``, where the design effect
+    ``deff`` is the largest, over the clusterings, of the clustered variance of the rate (the
+    spread of each cluster's found count around its expected one) over its binomial variance,
+    at least 1. With one guess per player and per round it is the plain Wilson interval."""
+    p = found / n
+    deff = 1.0
+    if 0 < p < 1:
+        for clusters in clusterings:
+            deff = max(deff, sum((y - p * m) ** 2 for y, m in clusters) / (n * p * (1 - p)))
+    n_eff = n / deff
+    z2 = Z95**2
+    centre = (p + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
+    half = Z95 * math.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2)) / (1 + z2 / n_eff)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Counted guesses of one setting (or all): how often the human text was found and how often
+    a model text fooled the player, each with its 95% interval; chance is 1/3 for both."""
+
+    setting: dict | None  # None: every setting together
+    guesses: int
+    found: int
+    rounds: int  # distinct contents guessed
+    players: int
+    found_interval: tuple[float, float]
+
+    @property
+    def found_rate(self) -> float:
+        return self.found / self.guesses
+
+    @property
+    def fool_rate(self) -> float:
+        """A model text picked as the human one, per model text shown (two a round)."""
+        return (self.guesses - self.found) / (2 * self.guesses)
+
+    @property
+    def fool_interval(self) -> tuple[float, float]:
+        low, high = self.found_interval
+        return (1 - high) / 2, (1 - low) / 2
+
+    def to_json(self) -> dict:
+        return {"setting": self.setting, "guesses": self.guesses, "rounds": self.rounds, "players": self.players,
+                "human_found": {"count": self.found, "rate": self.found_rate, "ci95": list(self.found_interval)},
+                "fool_rate": {"count": self.guesses - self.found, "shown": 2 * self.guesses, "rate": self.fool_rate,
+                              "ci95": list(self.fool_interval)}}
+
+    def line(self) -> str:
+        low, high = self.found_interval
+        flow, fhigh = self.fool_interval
+        return (f"players found the human text {self.found} of {self.guesses} times, {self.found_rate:.1%} (95% CI {low:.1%}-{high:.1%}); "
+                f"a model text fooled them {self.fool_rate:.1%} of the times shown (95% CI {flow:.1%}-{fhigh:.1%}); chance is 33.3% for both; "
+                f"{_plural(self.rounds, 'distinct round')}, {_plural(self.players, 'player')}")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _rates(setting: dict | None, by_player: dict, by_content: dict) -> Rates:
+    guesses = sum(m for _, m in by_player.values())
+    found = sum(y for y, _ in by_player.values())
+    return Rates(setting, guesses, found, len(by_content), len(by_player),
+                 interval(found, guesses, [list(by_player.values()), list(by_content.values())]))
 
 
 @dataclass(frozen=True)
 class Stats:
-    rounds: int  # rounds dealt
-    played: int  # rounds with a guess
-    human_picked: int  # guesses that found the human text
-    bands: list[dict]  # per diversity band: model options shown in played rounds, picked, fool rate
-    clients: int = 0  # distinct clients among the guesses (guesses stored before schema 2 not counted)
-
-    @property
-    def human_rate(self) -> float | None:
-        return self.human_picked / self.played if self.played else None
+    dealt: int  # rounds dealt
+    guesses: int  # every stored guess
+    counted: int  # the first guess of a player on a content, from one not shown its answer before
+    informed: int  # kept but flagged: the player or its address had been shown the answer
+    repeats: int  # a player's later guesses on a content it had guessed
+    overall: Rates | None  # None before any counted guess
+    settings: list[Rates]
 
     def to_json(self) -> dict:
-        return {"rounds": self.rounds, "played": self.played, "clients": self.clients, "human_picked": self.human_picked,
-                "human_rate": self.human_rate, "fool_rate_by_diversity": self.bands}
+        return {"dealt": self.dealt, "guesses": self.guesses, "counted": self.counted, "informed": self.informed,
+                "repeats": self.repeats, "players": self.overall.players if self.overall else 0, "chance": CHANCE,
+                "overall": self.overall.to_json() if self.overall else None, "settings": [s.to_json() for s in self.settings]}
 
     def lines(self) -> list[str]:
-        rate = f"{self.human_rate:.1%}" if self.played else "n/a"
-        out = [f"rounds dealt {self.rounds}, played {self.played} by {self.clients} distinct clients; "
-               f"players found the human text {self.human_picked} times ({rate}; chance is 33.3%)"]
-        out.append("model fool rate (a model option picked as human; chance is 33.3%):")
-        for b in self.bands:
-            rate = f"{b['fool_rate']:.1%}" if b["fool_rate"] is not None else "n/a"
-            out.append(f"  diversity {b['band']}: {b['picked']} of {b['shown']} ({rate})")
+        out = [f"rounds dealt {self.dealt}, played {self.guesses}; counted {self.counted} (the first guess of a player on a round; "
+               f"{self.informed} more kept but flagged, from a player or address already shown that abstract's answer, "
+               f"and {self.repeats} repeated guesses, are not counted)"]
+        if self.overall is None:
+            return out + ["no counted guesses yet"]
+        out.append(f"overall: {self.overall.line()}")
+        for n, rates in enumerate(self.settings, 1):
+            s = rates.setting
+            out.append(f"setting {n}: model {s['model']}, sampler {json.dumps(s['sampler'], sort_keys=True)}, diversity "
+                       f"{s['band'][0]:g}-{s['band'][1]:g}, seed {s['seed_words']} words, continuations {s['words'][0]}-{s['words'][1]} words:")
+            out.append(f"  {rates.line()}")
         return out
+
+
+# ----- the store ------------------------------------------------------------------------------------
+def _storage(method):
+    """Turn a failure of the database file while running into a StorageError (logged once until
+    storage works again), dropping this thread's connection so the next call opens a fresh one."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            result = method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as err:
+            self._drop_connection()
+            if not self._failing:
+                self._failing = True
+                log.error("results database %s: %s (reported once until it works again)", self.path, err)
+            raise StorageError(f"the results database cannot be used right now ({err}); try again later") from None
+        if self._failing:
+            self._failing = False
+            log.warning("results database %s works again", self.path)
+        return result
+
+    return call
 
 
 class Store:
@@ -113,24 +241,71 @@ class Store:
         self.path = Path(path)
         self._write_lock = threading.Lock()
         self._local = threading.local()  # one connection per thread
+        self._connections: list[sqlite3.Connection] = []
+        self._failing = False
+        created = [p for p in self._files() if not p.exists()]
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._open()
+        except BaseException:
+            self.close()
+            for file in created:  # a failed start leaves nothing behind that it made
+                with contextlib.suppress(OSError):
+                    file.unlink()
+            raise
+
+    def _files(self) -> list[Path]:
+        return [self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")]
+
+    def _refuse(self, why: str) -> UserError:
+        return UserError(f"cannot use {self.path} as the results database ({why}); pass another --db PATH")
+
+    def _open(self) -> None:
+        folder = self.path.parent
+        for above in (folder, *folder.parents):
+            if above.exists() and not above.is_dir():
+                raise self._refuse(f"{above} is a file, not a folder")
+        if self.path.is_dir():
+            raise self._refuse("it is a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise self._refuse(f"cannot create {folder}: {err.strerror}") from None
+        try:  # SQLite would say only "unable to open database file"; the system says why
+            with open(self.path, "r+b" if self.path.exists() else "xb"):
+                pass
+        except OSError as err:
+            where = self.path if self.path.exists() else f"a file in {folder}"
+            raise self._refuse(f"cannot write {where}: {err.strerror}") from None
+        try:
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 version = db.execute("PRAGMA user_version").fetchone()[0]
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 if version > SCHEMA_VERSION:
-                    raise UserError(f"{self.path} was written by a newer patentgen (schema {version}); upgrade or pass another --db PATH")
+                    raise self._refuse(f"written by a newer patentgen, schema {version}; upgrade patentgen")
+                if version < SCHEMA_VERSION and tables:
+                    raise self._refuse(f"it holds results of an older patentgen, schema {version or 1}; move it aside to keep them")
+                check = [row[0] for row in db.execute("PRAGMA quick_check")]
+                if check != ["ok"]:
+                    raise self._refuse(f"it is damaged: {check[0]}")
                 db.executescript(SCHEMA)
-                db.execute("BEGIN IMMEDIATE")  # one process upgrades a file at a time
-                if "client" not in {row[1] for row in db.execute("PRAGMA table_info(guesses)")}:
-                    db.execute(GUESS_CLIENT)
+                db.execute("BEGIN IMMEDIATE")
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('client_key', ?)", (secrets.token_hex(16),))
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 db.execute("COMMIT")
+                self._key = bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = 'client_key'").fetchone()[0])
         except sqlite3.DatabaseError as err:
-            raise UserError(f"cannot use {self.path} as the results database ({err}); pass another --db PATH") from None
+            raise self._refuse(str(err)) from None
         except OSError as err:
-            raise UserError(f"cannot create {self.path.parent} ({err.strerror}); pass another --db PATH") from None
+            raise self._refuse(err.strerror or str(err)) from None
+
+    def close(self) -> None:
+        """Close every connection this store opened (all threads)."""
+        for db in self._connections:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+        self._connections.clear()
+        self._local = threading.local()
 
     @contextlib.contextmanager
     def _connect(self):
@@ -138,7 +313,8 @@ class Store:
         WAL file checkpoints it on every close, an fsync each time."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._connections.append(db)
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA foreign_keys=ON")
             # WAL with NORMAL: a commit survives the server process dying (kill -9), not a power
@@ -149,108 +325,174 @@ class Store:
             yield db
         except BaseException:
             if db.in_transaction:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            with contextlib.suppress(ValueError):
+                self._connections.remove(db)
 
     @contextlib.contextmanager
     def _writing(self):
-        """A connection for a write, one writer of this process at a time."""
+        """A connection for a write, one writer of this process at a time, in one transaction."""
         with self._write_lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
             yield db
-
-    def client_key(self) -> bytes:
-        """This file's random key, for turning client addresses into opaque ids (``web``)."""
-        with self._connect() as db:
-            return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = 'client_key'").fetchone()[0])
-
-    def add_round(self, rnd: Round, model: str) -> None:
-        with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")
-            _insert_round(db, rnd, model)
             db.execute("COMMIT")
 
-    def add_prepared(self, rnd: Round, dealer: str, size: int, reuse: int) -> None:
-        """Keep ``rnd`` ready for ``deal`` (its id and option order are not the ones dealt), and
-        retire the most-dealt rounds dealt ``reuse`` times or more while more than ``size`` are kept."""
-        options = json.dumps([[o.text, o.source, o.diversity] for o in rnd.options])
-        with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT INTO prepared VALUES (?, ?, ?, ?, ?, ?, ?, 0)", (rnd.id, dealer, time.time(), rnd.doc_id, rnd.seed, rnd.n_words, options))
-            excess = db.execute("SELECT COUNT(*) FROM prepared WHERE dealer = ?", (dealer,)).fetchone()[0] - size
-            if excess > 0:
-                db.execute("DELETE FROM prepared WHERE id IN (SELECT id FROM prepared WHERE dealer = ? AND dealt >= ? ORDER BY dealt DESC LIMIT ?)",
-                           (dealer, reuse, excess))
-            db.execute("COMMIT")
+    def opaque(self, name: str) -> str:
+        """An opaque id of a player or an address (``name``), keyed by this file's random key:
+        the name itself is never stored."""
+        return hmac.new(self._key, name.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def fresh(self, dealer: str, reuse: int) -> int:
-        """Prepared rounds of ``dealer`` dealt fewer than ``reuse`` times."""
+    @_storage
+    def add_setting(self, dealer: str, setting: dict) -> None:
+        with self._writing() as db:
+            db.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (dealer, json.dumps(setting, sort_keys=True)))
+
+    @_storage
+    def add_content(self, rnd: Round, dealer: str, pooled: bool = True, size: int | None = None, reuse: int = 1) -> None:
+        """Keep ``rnd``'s seed and texts under its id (its own order is not the one dealt), in the
+        pool if ``pooled``; then retire the most-dealt contents dealt ``reuse`` times or more
+        while more than ``size`` are pooled."""
+        with self._writing() as db:
+            db.execute("INSERT INTO contents VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                       (rnd.id, dealer, time.time(), rnd.abstract, rnd.doc_id, rnd.seed, rnd.n_words, int(pooled)))
+            db.executemany("INSERT INTO texts VALUES (?, ?, ?, ?, ?)",
+                           [(rnd.id, k, o.source, o.diversity, o.text) for k, o in enumerate(rnd.options)])
+            excess = 0 if size is None else db.execute("SELECT COUNT(*) FROM contents WHERE dealer = ? AND pooled = 1",
+                                                       (dealer,)).fetchone()[0] - size
+            if pooled and excess > 0:
+                db.execute("UPDATE contents SET pooled = 0 WHERE id IN (SELECT id FROM contents WHERE dealer = ? AND pooled = 1 "
+                           "AND dealt >= ? ORDER BY dealt DESC LIMIT ?)", (dealer, reuse, excess))
+
+    @_storage
+    def fresh(self, dealer: str, reuse: int) -> dict[str, int]:
+        """Pooled contents of ``dealer`` dealt fewer than ``reuse`` times, counted by abstract."""
         with self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM prepared WHERE dealer = ? AND dealt < ?", (dealer, reuse)).fetchone()[0]
+            return dict(db.execute("SELECT abstract, COUNT(*) FROM contents WHERE dealer = ? AND pooled = 1 AND dealt < ? GROUP BY abstract",
+                                   (dealer, reuse)).fetchall())
 
-    def deal(self, dealer: str, model: str, order) -> Round | None:
-        """A new round (new id, options in the order ``order(3)`` gives, a permutation) made from
-        the least-dealt prepared round of ``dealer``, stored; None if ``dealer`` has none."""
+    @_storage
+    def seen(self, player: str) -> set[str]:
+        """The abstracts ``player`` was dealt."""
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT abstract FROM seen WHERE player = ?", (player,))}
+
+    @_storage
+    def deal(self, dealer: str, player: str, order, content: str | None = None) -> tuple[Round, set[str]] | None:
+        """A new round for ``player`` (new id, texts in the order ``order(3)`` gives, a
+        permutation), stored, and the abstracts the player has now been dealt: of ``content``, or
+        of the least-dealt pooled content of ``dealer`` whose abstract the player was not dealt
+        yet. None if there is none (or ``content``'s abstract was dealt to the player meanwhile)."""
         with self._writing() as db:
-            db.execute("BEGIN IMMEDIATE")
-            row = db.execute("SELECT id, doc_id, seed, n_words, options FROM prepared WHERE dealer = ? ORDER BY dealt, random() LIMIT 1",
-                             (dealer,)).fetchone()
+            if content is None:
+                row = db.execute("SELECT id, abstract, doc_id, seed, n_words FROM contents WHERE dealer = ? AND pooled = 1 AND abstract NOT IN "
+                                 "(SELECT abstract FROM seen WHERE player = ?) ORDER BY dealt, random() LIMIT 1", (dealer, player)).fetchone()
+            else:
+                row = db.execute("SELECT id, abstract, doc_id, seed, n_words FROM contents WHERE id = ? AND abstract NOT IN "
+                                 "(SELECT abstract FROM seen WHERE player = ?)", (content, player)).fetchone()
             if row is None:
-                db.execute("COMMIT")
                 return None
-            db.execute("UPDATE prepared SET dealt = dealt + 1 WHERE id = ?", (row[0],))
-            options = [Option(*o) for o in json.loads(row[4])]
-            rnd = Round(uuid.uuid4().hex, row[1], row[2], tuple(options[i] for i in order(len(options))), row[3])
-            _insert_round(db, rnd, model)
-            db.execute("COMMIT")
-        return rnd
+            content, abstract, doc_id, seed, n_words = row
+            db.execute("UPDATE contents SET dealt = dealt + 1 WHERE id = ?", (content,))
+            db.execute("INSERT INTO seen VALUES (?, ?)", (player, abstract))
+            texts = [Option(*t) for t in db.execute("SELECT text, source, diversity FROM texts WHERE content = ? ORDER BY k", (content,))]
+            arrangement = [int(i) for i in order(len(texts))]
+            rnd = Round(uuid.uuid4().hex, doc_id, seed, tuple(texts[i] for i in arrangement), n_words, abstract)
+            db.execute("INSERT INTO rounds VALUES (?, ?, ?, ?, ?)", (rnd.id, time.time(), content, player, "".join(map(str, arrangement))))
+            seen = {r[0] for r in db.execute("SELECT abstract FROM seen WHERE player = ?", (player,))}
+        return rnd, seen
 
+    def add_round(self, rnd: Round, dealer: str, player: str) -> Round:
+        """``rnd`` (made for ``player``) stored as a content out of the pool and dealt to the
+        player as it is; StorageError and the like as ``deal``."""
+        self.add_content(rnd, dealer, pooled=False)
+        dealt = self.deal(dealer, player, range, content=rnd.id)  # the texts in the order they were made
+        if dealt is None:
+            raise UserError(f"abstract {rnd.abstract} was already dealt to this player; start a new round")
+        return dealt[0]
+
+    @_storage
     def get_round(self, round_id: str) -> Round:
         with self._connect() as db:
-            row = db.execute("SELECT doc_id, seed, n_words FROM rounds WHERE id = ?", (round_id,)).fetchone()
-            opts = db.execute("SELECT text, source, diversity FROM options WHERE round_id = ? ORDER BY position", (round_id,)).fetchall()
-        if row is None:
-            raise RoundNotFound(f"no round {round_id!r}; start a new round")
-        return Round(round_id, row[0], row[1], tuple(Option(*o) for o in opts), row[2])
+            row = db.execute("SELECT r.content, r.arrangement, c.doc_id, c.seed, c.n_words, c.abstract FROM rounds r "
+                             "JOIN contents c ON c.id = r.content WHERE r.id = ?", (round_id,)).fetchone()
+            if row is None:
+                raise RoundNotFound(f"no round {round_id!r}; start a new round")
+            texts = [Option(*t) for t in db.execute("SELECT text, source, diversity FROM texts WHERE content = ? ORDER BY k", (row[0],))]
+        return Round(round_id, row[2], row[3], tuple(texts[int(k)] for k in row[1]), row[4], row[5])
 
-    def guess(self, round_id: str, choice: int, client: str | None = None) -> Reveal:
+    @_storage
+    def guess(self, round_id: str, choice: int, player: str, address: str) -> Reveal:
         """Store the guess (once per round) and return the reveal. The same choice sent again
-        (a retry whose answer was lost) gets the same reveal; another choice is AlreadyAnswered."""
-        reveal = self.get_round(round_id).reveal(choice)
+        (a retry whose answer was lost) gets the same reveal; another choice is AlreadyAnswered.
+        The guess is flagged ``informed`` if ``player`` or ``address`` was shown this abstract's
+        answer before; it counts if it is not, and is the player's first on this content."""
+        rnd = self.get_round(round_id)
+        reveal = rnd.reveal(choice)
         with self._writing() as db:
-            stored = db.execute(
-                "INSERT INTO guesses (round_id, created, choice, correct, client) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (round_id) DO NOTHING RETURNING choice", (round_id, time.time(), choice, int(reveal.correct), client),
-            ).fetchall()
-            earlier = None if stored else db.execute("SELECT choice FROM guesses WHERE round_id = ?", (round_id,)).fetchone()[0]
-        if earlier is not None and earlier != choice:
-            raise AlreadyAnswered(f"round {round_id} was already answered with option {earlier}; start a new round")
-        return reveal
+            informed = db.execute("SELECT EXISTS (SELECT 1 FROM revealed WHERE who IN (?, ?) AND abstract = ?)",
+                                  (player, address, rnd.abstract)).fetchone()[0]
+            stored = db.execute("INSERT INTO guesses VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (round_id) DO NOTHING RETURNING choice",
+                                (round_id, time.time(), choice, int(reveal.correct), player, address, informed)).fetchall()
+            if stored:
+                db.executemany("INSERT OR IGNORE INTO revealed VALUES (?, ?)", [(player, rnd.abstract), (address, rnd.abstract)])
+            earlier = db.execute("SELECT g.choice, g.informed, g.player, (SELECT COUNT(*) FROM guesses h JOIN rounds s ON s.id = h.round_id "
+                                 "WHERE s.content = r.content AND h.player = g.player AND (h.created < g.created OR "
+                                 "(h.created = g.created AND h.round_id < g.round_id))) FROM guesses g JOIN rounds r ON r.id = g.round_id "
+                                 "WHERE g.round_id = ?", (round_id,)).fetchone()
+        if earlier[0] != choice:
+            raise AlreadyAnswered(f"round {round_id} was already answered with option {earlier[0]}; start a new round")
+        return Reveal(reveal.round_id, reveal.choice, reveal.correct, reveal.human, reveal.options, counted=not earlier[1] and earlier[3] == 0)
 
-    def stats(self, model: str | None = None) -> Stats:
-        where, args = ("WHERE r.model = ?", (model,)) if model else ("", ())
+    @_storage
+    def played(self, player: str) -> tuple[int, int]:
+        """``player``'s guesses and how many found the human text."""
         with self._connect() as db:
-            rounds = db.execute(f"SELECT COUNT(*) FROM rounds r {where}", args).fetchone()[0]
-            played, found, clients = db.execute(
-                f"SELECT COUNT(*), COALESCE(SUM(g.correct), 0), COUNT(DISTINCT g.client) FROM guesses g JOIN rounds r ON r.id = g.round_id {where}", args
-            ).fetchone()
-            shown = db.execute(
-                "SELECT o.diversity, g.choice = o.position FROM options o JOIN guesses g ON g.round_id = o.round_id "
-                f"JOIN rounds r ON r.id = o.round_id {where} {'AND' if where else 'WHERE'} o.source = ?",
-                (*args, MODEL),
-            ).fetchall()
-        return Stats(rounds, played, found, _bands(shown), clients)
+            return tuple(db.execute("SELECT COUNT(*), COALESCE(SUM(correct), 0) FROM guesses WHERE player = ?", (player,)).fetchone())
 
+    @_storage
+    def stats(self) -> Stats:
+        """Every setting's counted guesses, and all together, with their intervals."""
+        with self._connect() as db:
+            dealt = db.execute("SELECT COUNT(*) FROM rounds").fetchone()[0]
+            rows = db.execute(
+                "SELECT c.dealer, r.content, g.player, g.correct, g.informed, ROW_NUMBER() OVER "
+                "(PARTITION BY g.player, r.content ORDER BY g.created, g.round_id) FROM guesses g "
+                "JOIN rounds r ON r.id = g.round_id JOIN contents c ON c.id = r.content").fetchall()
+            settings = {d: json.loads(s) for d, s in db.execute("SELECT dealer, description FROM settings")}
+        repeats = sum(k > 1 for *_, k in rows)
+        informed = sum(flag and k == 1 for *_, flag, k in rows)
+        counted = [(dealer, content, who, correct) for dealer, content, who, correct, flag, k in rows if k == 1 and not flag]
+        groups: dict = defaultdict(lambda: (defaultdict(lambda: [0, 0]), defaultdict(lambda: [0, 0])))
+        for dealer, content, who, correct in counted:
+            for key in (dealer, None):
+                by_player, by_content = groups[key]
+                for cell in (by_player[who], by_content[content]):
+                    cell[0] += correct
+                    cell[1] += 1
+        per = {key: _rates(settings.get(key) if key else None, {k: tuple(v) for k, v in bp.items()}, {k: tuple(v) for k, v in bc.items()})
+               for key, (bp, bc) in groups.items()}
+        overall = per.pop(None, None)
+        ordered = sorted(per.values(), key=lambda r: (str(r.setting.get("model")), r.setting.get("band"), json.dumps(r.setting, sort_keys=True))
+                         if r.setting else ("",))
+        return Stats(dealt, len(rows), len(counted), informed, repeats, overall, ordered)
 
-def _insert_round(db: sqlite3.Connection, rnd: Round, model: str) -> None:
-    db.execute("INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?)", (rnd.id, time.time(), model, rnd.doc_id, rnd.seed, rnd.n_words))
-    db.executemany("INSERT INTO options VALUES (?, ?, ?, ?, ?)", [(rnd.id, i, o.source, o.diversity, o.text) for i, o in enumerate(rnd.options, 1)])
-
-
-def _bands(shown: list[tuple[float, int]]) -> list[dict]:
-    out = []
-    for k, (lo, hi) in enumerate(BANDS):
-        last = k == len(BANDS) - 1
-        picks = [picked for d, picked in shown if lo <= d < hi or (last and d == hi)]
-        out.append({"band": f"{lo:.2f}-{hi:.2f}", "shown": len(picks), "picked": sum(picks), "fool_rate": sum(picks) / len(picks) if picks else None})
-    return out
+    @_storage
+    def prune(self, keep_days: float) -> int:
+        """Forget rounds dealt more than ``keep_days`` ago and never guessed (what players were
+        shown stays in ``seen``), and contents out of the pool that no round shows any more; how
+        many rounds went."""
+        cutoff = time.time() - keep_days * 86400
+        with self._writing() as db:
+            gone = db.execute("DELETE FROM rounds WHERE created < ? AND id NOT IN (SELECT round_id FROM guesses)", (cutoff,)).rowcount
+            db.execute("DELETE FROM contents WHERE pooled = 0 AND created < ? AND id NOT IN (SELECT content FROM rounds)", (cutoff,))
+        return gone
 

@@ -54,7 +54,10 @@ def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
     report = json.loads((tmp_path / "web_load.json").read_text())
     players, flood, checks = report["players"], report["generations"], report["integrity"]
     assert report["header"]["pool_ready"] == 4 and players["rounds"] > 0 and players["round_ms"]["p95"] > 0
-    assert players["statuses"] == {"guess 200": players["guesses"], "round 200": players["rounds"]}
+    statuses = dict(players["statuses"])
+    assert statuses.pop("round 409", 0) <= 3  # a player who has played every abstract of the tiny game stops
+    assert statuses == {"guess 200": players["guesses"], "round 200": players["rounds"]}
+    assert checks["abstracts_dealt_twice_to_a_player"] == 0 and "no player dealt an abstract twice | yes" in (tmp_path / "WEB_LOAD.md").read_text()
     assert flood["statuses"] == {"generate 200": 3} and flood["page_requests"] >= 0
     assert checks["rounds_missing"] == checks["guesses_missing_or_different"] == checks["rounds_acknowledged_twice"] == 0
     assert checks["rounds_stored"] == checks["rounds_acknowledged"] and checks["guesses_stored"] == checks["guesses_acknowledged"]
@@ -85,3 +88,30 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     assert "- 24 MB, huge pages advised (numpy's default): " in table and "- 24 MB, not advised (arrays.small_pages): " in table
     assert all(set(r["prepare"]["lap_cpu"]) >= {"clean+tokenise", "group+split"} for r in rows)
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reader_protocol_deals_blind_rounds_and_scores_written_guesses(tmp_path, tiny_run, corpus_csv):
+    from conftest import GAME_RULES  # the fixture abstracts are short
+
+    out = tmp_path / "rounds"
+    rules = [f"--{k.replace('_', '-')}={v}" for k, v in GAME_RULES.items()]
+    dealt = run_script("-m", "bench.reader", "deal", "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--out", str(out),
+                       "--rounds", "3", "--seed", "4", *rules, timeout=300)
+    assert dealt.returncode == 0, dealt.stderr[-2000:]
+    rounds_md, key = (out / "rounds.md").read_text(), json.loads((out / "key.json").read_text())
+    assert rounds_md.count("## Round") == 3 and "human" not in rounds_md.split("## Round 1")[1]  # no answer in the reader's file
+    assert len({r["doc_id"] for r in key["rounds"]}) == 3  # one round per abstract
+    form = json.loads((out / "guesses.json").read_text())
+    for entry, answer in zip(form, key["rounds"]):
+        entry.update(guess=answer["human"], reason="the fluent one", tells=["grammar"])
+    form[0]["guess"] = form[0]["guess"] % 3 + 1  # one round lost
+    (out / "guesses.json").write_text(json.dumps(form))
+    scored = run_script("-m", "bench.reader", "score", "--rounds", str(out), "--label", "t", "--results", str(tmp_path / "r.json"))
+    assert scored.returncode == 0, scored.stderr
+    session = json.loads((tmp_path / "r.json").read_text())[0]
+    assert (session["wins"], session["rounds"], session["tells"]) == (2, 3, {"grammar": 2})
+    assert "won 2 of 3" in scored.stdout and "| t (" in (tmp_path / "READER.md").read_text()
+    form[1]["reason"] = ""
+    (out / "guesses.json").write_text(json.dumps(form))
+    refused = run_script("-m", "bench.reader", "score", "--rounds", str(out), "--label", "t", "--results", str(tmp_path / "r.json"))
+    assert refused.returncode != 0 and "needs a guess 1-3 and a reason" in refused.stderr

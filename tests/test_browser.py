@@ -1,6 +1,6 @@
 """End to end in a real headless Chromium (Debian's package, driven by Playwright): start
 serve.py on a free port, play one round by clicking, see the reveal and the score, save a
-screenshot. Every page runs under the app's Content-Security-Policy (no inline or eval'd script):
+screenshot; play until every abstract is seen and see the end said, not an error. Every page runs under the app's Content-Security-Policy (no inline or eval'd script):
 a script or style it blocks is a console error, which fails the test; the tests wait with
 Playwright's ``expect``, which needs no eval in the page. Skipped only where /usr/bin/chromium is missing and PATENTGEN_REQUIRE_BROWSER is not
 set; CI installs Chromium and sets it, so there the test cannot be skipped."""
@@ -47,7 +47,9 @@ def test_play_one_round_by_clicking(server, tmp_path):
             assert page.text_content("#score") == f"Score: {int(verdict.startswith('Right!'))} of 1"
             labels = page.locator(".option .label").all_text_contents()
             assert labels.count("human") == 1 and sum(label.startswith("model, diversity") for label in labels) == 2
-            expect(page.locator("#stats")).to_contain_text("1 round played by 1 player")
+            expect(page.locator("#stats")).to_contain_text("1 guess counted, by 1 player on 1 distinct round")
+            expect(page.locator("#stats")).to_contain_text("You: found the human text in")
+            assert "left for you after this one" in page.text_content("#left")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
@@ -92,12 +94,34 @@ def test_keyboard_shortcuts_and_a_score_that_survives_a_reload(server, browser):
     page.keyboard.press("n")
     page.wait_for_selector("#reveal[hidden]", state="attached")
     page.wait_for_selector("#option-3")
+    left = page.text_content("#left")
     page.reload()
     page.wait_for_selector("#option-3")
     assert page.text_content("#score") == first  # kept in this browser
+    assert page.text_content("#left") != left  # the same player after a reload: a third abstract, not one seen before
     page.click("#reset")
     assert page.text_content("#score") == "Score: 0 of 0" and page.is_hidden("#reset")
     assert not errors
+
+
+def test_a_player_who_has_seen_every_abstract_is_told_so(server, browser):
+    page = browser.new_page()
+    errors = console_errors(page)
+    page.goto(server + "/")
+    for _ in range(100):
+        page.wait_for_selector("#option-3")
+        page.keyboard.press("1")
+        page.wait_for_selector("#reveal:not([hidden])")
+        if page.is_hidden("#next"):
+            break
+        page.keyboard.press("n")
+    assert "You have now seen every abstract of the game" in page.text_content("#verdict")
+    assert page.text_content("#left") == "That was the last abstract you had not seen."
+    page.keyboard.press("n")  # nothing more is dealt
+    assert page.locator("#option-3").count() == 1 and not errors
+    page.reload()  # the server says so too, and the page shows it as the end, not as an error
+    page.wait_for_selector("#seed:not(.loading)")
+    assert page.text_content("#seed").startswith("You have played all") and page.text_content("#error") == ""
 
 
 def test_generate_page_shows_no_empty_box_a_busy_state_and_no_stale_text(server, browser):
@@ -135,7 +159,7 @@ def test_api_docs_page_renders_and_runs_a_request_under_its_policy(server, brows
     live = "#operations-default-stats_api_stats_get .live-responses-table tbody .response-col_status"
     page.wait_for_selector(live)
     assert page.locator(live).first.text_content().strip() == "200"
-    assert '"rounds"' in page.text_content("#operations-default-stats_api_stats_get .live-responses-table tbody")
+    assert '"dealt"' in page.text_content("#operations-default-stats_api_stats_get .live-responses-table tbody")
     assert not errors, errors
 
 

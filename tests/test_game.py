@@ -1,5 +1,6 @@
-"""Game rounds: test-split abstracts only, uniform placement of the human text, a right reveal,
-and the terminal program (game.py) on piped input."""
+"""Game rounds: held-out abstracts only, uniform placement of the human text, a right reveal, one
+key per abstract (near-duplicates and same seeds together), no abstract twice to a player, and the
+terminal program (game.py) on piped input."""
 
 import sqlite3
 from collections import Counter
@@ -53,7 +54,7 @@ def test_round_has_one_human_two_model_options_of_equal_length():
 def test_short_documents_give_short_but_equal_continuations_and_too_short_ones_are_skipped():
     play, _, _ = stub_game(length=85)
     assert all(play.new_round(np.random.default_rng(s)).n_words <= 35 for s in range(20))
-    with pytest.raises(UserError, match="no test abstract"):
+    with pytest.raises(UserError, match="no held-out abstract"):
         stub_game(length=79)
 
 
@@ -81,18 +82,41 @@ def test_public_view_hides_the_answer():
     assert "human" not in str(public) and "diversity" not in str(public)
 
 
-def test_rounds_come_from_the_test_split_only(tiny_game, corpus_csv):
+def test_rounds_come_from_the_held_out_sides_only(tiny_game, corpus_csv):
     run, play = tiny_game
-    test_ids = set(runs.split_indices(run, "test"))
-    assert play.ids and set(play.ids) <= test_ids
-    assert not set(play.ids) & set(runs.split_indices(run, "train") + runs.split_indices(run, "val"))
+    held_out = set(runs.split_indices(run, "test") + runs.split_indices(run, "val"))
+    assert play.ids and set(play.ids) <= held_out and set(play.ids) & set(runs.split_indices(run, "val"))
+    assert not set(play.ids) & set(runs.split_indices(run, "train"))
+    assert set(game.from_run(run, play.rules, str(corpus_csv), sides=("test",)).ids) == set(play.ids) & set(runs.split_indices(run, "test"))
     texts = runs.corpus_texts(run, str(corpus_csv))
     rng = np.random.default_rng(4)
     for _ in range(10):
         rnd = play.new_round(rng)
         tokens = run.tokenizer.text_to_tokens(texts[rnd.doc_id])
-        assert rnd.seed == game.display(tokens[:10])
+        assert rnd.seed == game.display(tokens[:10]) and rnd.abstract == play.abstract_of[rnd.doc_id]
         assert rnd.options[rnd.human - 1].text == game.display(tokens[10 : 10 + rnd.n_words], tokens[:10])
+
+
+def test_near_duplicates_and_abstracts_with_one_seed_share_a_key():
+    words = [f"w{k}" for k in range(100)]
+    docs = {1: words, 2: words[:90] + ["x"] * 10, 3: words[:50] + [f"y{k}" for k in range(50)], 4: [f"z{k}" for k in range(100)]}
+    keys = game.abstract_keys(docs, 50, "abc")
+    assert keys[1] == keys[2] == keys[3] == "abc:1" and keys[4] == "abc:4"  # 2: a near-duplicate of 1; 3: the same seed
+    assert game.abstract_keys(docs, 10, "abc")[3] == "abc:1"
+
+
+def test_a_player_is_dealt_every_abstract_once_then_told_none_is_left():
+    play, docs, _ = stub_game(n_docs=6)
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(6):
+        rnd = play.new_round(rng, avoid=seen)
+        assert rnd.abstract not in seen
+        seen.add(rnd.abstract)
+    assert seen == play.abstracts and len(seen) == 6
+    with pytest.raises(game.AllSeen, match="played all 6 abstracts"):
+        play.new_round(rng, avoid=seen)
+    assert play.new_round(rng, abstract=sorted(seen)[2]).abstract == sorted(seen)[2]
+    assert play.dealer("m") == play.dealer("m") != play.dealer("other") != stub_game(rules=game.Rules(low=0.5, high=0.6))[0].dealer("other")
 
 
 def play_cli(tiny_run, corpus_csv, db, stdin, *extra):
@@ -113,6 +137,27 @@ def test_terminal_game_reprompts_scores_quits_and_stores(tiny_run, corpus_csv, t
     assert f"score: {guesses[0][1]} of 1" in result.stdout and f"final score: {right} of 2" in result.stdout
     stats = play_cli(tiny_run, corpus_csv, db, "", "--stats")
     assert stats.returncode == 0 and "rounds dealt 3, played 2" in stats.stdout
+
+
+def test_terminal_game_never_deals_a_player_an_abstract_twice_and_says_when_none_is_left(tiny_run, tiny_game, corpus_csv, tmp_path):
+    db, total = tmp_path / "g.sqlite3", len(tiny_game[1].abstracts)
+    first = play_cli(tiny_run, corpus_csv, db, "1\n" * 3, "--random-seed", "0", "--player", "ann")
+    assert first.returncode == 0 and f"{total - 1} abstracts left" in first.stdout
+    rest = play_cli(tiny_run, corpus_csv, db, "2\n" * (total + 3), "--random-seed", "0", "--player", "ann")  # the same random seed again
+    assert rest.returncode == 0 and f"you have played all {total} abstracts" in rest.stdout and "final score: " in rest.stdout
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT c.abstract, r.player FROM rounds r JOIN contents c ON c.id = r.content").fetchall()
+    assert len(rows) == total and len({a for a, _ in rows}) == total  # each abstract once
+    other = play_cli(tiny_run, corpus_csv, db, "1\n", "--random-seed", "0", "--player", "bob", "--rounds", "1")
+    assert other.returncode == 0 and f"{total - 1} abstracts left" in other.stdout  # another player starts afresh
+
+
+@pytest.mark.parametrize("script", ["game.py", "serve.py"])
+def test_a_negative_random_seed_is_refused_before_anything_is_written(tiny_run, corpus_csv, tmp_path, script):
+    db = tmp_path / "g.sqlite3"
+    result = run_script(script, "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(db), "--random-seed", "-1")
+    assert result.returncode == 2 and "--random-seed: -1 must be a whole number >= 0" in result.stderr and "Traceback" not in result.stderr
+    assert not db.exists()
 
 
 def test_terminal_game_stops_cleanly_at_end_of_input_and_after_rounds(tiny_run, corpus_csv, tmp_path):

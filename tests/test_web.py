@@ -37,14 +37,14 @@ def test_round_hides_the_answer_until_the_guess(client, app_parts):
     response = client.post("/api/rounds", json={})
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"id", "seed", "options", "n_words"} and len(body["options"]) == 3
+    assert set(body) == {"id", "seed", "options", "n_words", "left", "abstracts"} and len(body["options"]) == 3
     assert "human" not in response.text and "model" not in response.text.replace(body["seed"], "")
     human = store.get_round(body["id"]).human
     reveal = client.post(f"/api/rounds/{body['id']}/guess", json={"option": human}).json()
     assert reveal["correct"] is True and reveal["human_option"] == human
     assert [o["text"] for o in reveal["options"]] == body["options"]
     stats = client.get("/api/stats").json()
-    assert (stats["rounds"], stats["played"], stats["human_picked"]) == (1, 1, 1)
+    assert (stats["dealt"], stats["counted"], stats["overall"]["human_found"]["count"]) == (1, 1, 1)
 
 
 def test_generate_and_score(client):
@@ -101,15 +101,18 @@ def test_generate_and_score(client):
         ("/api/generate", {"seed": "a", "random_seed": 2**1024}, 422, "random_seed"),
         ("/api/score", {"text": ""}, 422, "text"),
         ("/api/score", {"text": "y" * 2001}, 422, "2000"),
+        ("/api/score", {"text": "   "}, 422, "text: nothing to score, it has no words"),  # as generate.py --score refuses it
+        ("/api/rounds", {}, 422, "X-Player-Id header must be 8 to 64 letters"),
     ],
 )
 def test_bad_input_gets_a_4xx_json_message(client, path, payload, status, phrase):
     rid = client.post("/api/rounds", json={}).json()["id"]
     url = path.format(id=rid)
+    headers = {"X-Player-Id": "no spaces allowed"} if "X-Player-Id" in phrase else {}
     if isinstance(payload, str):
-        response = client.post(url, content=payload, headers={"content-type": "application/json"})
+        response = client.post(url, content=payload, headers={**headers, "content-type": "application/json"})
     else:
-        response = client.post(url, json=payload)
+        response = client.post(url, json=payload, headers=headers)
     assert response.status_code == status, response.text
     message = response.json()["error"]
     assert phrase in message and "Traceback" not in response.text and "\n" not in message
@@ -121,16 +124,17 @@ def test_a_guess_on_an_answered_round_is_a_conflict(client):
     assert client.post(f"/api/rounds/{rid}/guess", json={"option": 1}).status_code == 200
     second = client.post(f"/api/rounds/{rid}/guess", json={"option": 2})
     assert second.status_code == 409 and "already answered" in second.json()["error"]
-    assert client.get("/api/stats").json()["played"] == 1
+    assert client.get("/api/stats").json()["guesses"] == 1
 
 
 def test_an_unexpected_failure_is_a_json_500_without_traceback(tiny_game, tmp_path):
     run, play = tiny_game
 
     class Broken:
-        rules = play.rules
+        def __getattr__(self, name):
+            return getattr(play, name)
 
-        def new_round(self, rng):
+        def new_round(self, rng, avoid=(), abstract=None):
             raise RuntimeError("secret internals")
 
     app = create_app(run, Broken(), results.Store(tmp_path / "b.sqlite3"))
@@ -141,11 +145,11 @@ def test_an_unexpected_failure_is_a_json_500_without_traceback(tiny_game, tmp_pa
 
 def test_twenty_parallel_guesses_on_different_rounds_are_all_stored_once(client, app_parts):
     _, store = app_parts
-    ids = [client.post("/api/rounds", json={}).json()["id"] for _ in range(20)]
+    ids = [client.post("/api/rounds", json={}, headers={"X-Player-Id": f"player-{i % 4}"}).json()["id"] for i in range(20)]
 
     def guess(pair):
         i, rid = pair
-        return client.post(f"/api/rounds/{rid}/guess", json={"option": i % 3 + 1}).status_code
+        return client.post(f"/api/rounds/{rid}/guess", json={"option": i % 3 + 1}, headers={"X-Player-Id": f"player-{i % 4}"}).status_code
 
     with ThreadPoolExecutor(20) as pool:
         codes = list(pool.map(guess, enumerate(ids)))
@@ -153,7 +157,7 @@ def test_twenty_parallel_guesses_on_different_rounds_are_all_stored_once(client,
     with sqlite3.connect(store.path) as conn:
         rows = conn.execute("SELECT round_id, choice FROM guesses").fetchall()
     assert sorted(rows) == sorted((rid, i % 3 + 1) for i, rid in enumerate(ids))
-    assert store.stats().played == 20
+    assert store.stats().guesses == 20
 
 
 def test_api_docs_page_is_self_hosted_and_fits_its_content_security_policy(client):

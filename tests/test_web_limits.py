@@ -1,18 +1,21 @@
 """The web app under load and attack, through FastAPI's test client: tiny diversities, strict JSON
 types, each limit with its status (413, 415, 429, 503) and JSON message, security headers on
 every response, the Allow header, control characters removed, an honest OpenAPI document, the
-round pool (dealing costs no sampling), idempotent guesses, distinct clients, the host warning."""
+round pool (dealing costs no sampling, never twice to one player, not starved by generation),
+idempotent guesses, players counted, the host warning."""
 
 import argparse
 import re
 import threading
 import time
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from conftest import run_script
 from patentgen import results, webguard
+from patentgen.roundpool import RoundPool
 from patentgen.web import create_app
 from patentgen.webguard import Limits
 
@@ -127,25 +130,25 @@ def test_a_streamed_body_is_cut_off_once_past_the_cap_without_reading_the_rest()
 def test_state_changing_requests_take_only_json(tiny_game, tmp_path, path):
     _, _, client = make(tiny_game, tmp_path, **OPEN)
     url = path.format(id=client.post("/api/rounds", json={}).json()["id"])
-    rounds = client.get("/api/stats").json()["rounds"]
+    rounds = client.get("/api/stats").json()["dealt"]
     assert "application/x-www-form-urlencoded" in error_of(client.post(url, data={"option": "1", "seed": "a", "text": "a"}), 415)  # a form from another site
     assert "text/plain" in error_of(client.post(url, content='{"option": 1}', headers={"content-type": "text/plain"}), 415)
     assert "no Content-Type" in error_of(client.post(url), 415)
     stats = client.get("/api/stats").json()
-    assert (stats["rounds"], stats["played"]) == (rounds, 0)  # nothing was dealt or guessed
+    assert (stats["dealt"], stats["guesses"]) == (rounds, 0)  # nothing was dealt or guessed
 
 
 def test_each_client_has_its_own_rate_limits(tiny_game, tmp_path):
     app, _, client = make(tiny_game, tmp_path, rounds_rate="2/minute", guesses_rate="1/minute", generate_rate="1/minute")
     ids = [client.post("/api/rounds", json={}).json()["id"] for _ in range(2)]
     third = client.post("/api/rounds", json={})
-    assert "too many rounds" in error_of(third, 429) and 1 <= int(third.headers["retry-after"]) <= 60
+    assert "too many new rounds from this address" in error_of(third, 429) and 1 <= int(third.headers["retry-after"]) <= 60
     other = TestClient(app, client=("10.0.0.2", 40000))
     assert other.post("/api/rounds", json={}).status_code == 200  # another address: its own budget
     assert client.post(f"/api/rounds/{ids[0]}/guess", json={"option": 1}).status_code == 200
     assert "too many guesses" in error_of(client.post(f"/api/rounds/{ids[1]}/guess", json={"option": 1}), 429)
     assert client.post("/api/generate", json={"words": 2}).status_code == 200
-    assert "too many generate" in error_of(client.post("/api/score", json={"text": "a neural network"}), 429)  # one budget for both
+    assert "too many generate and score requests" in error_of(client.post("/api/score", json={"text": "a neural network"}), 429)  # one budget
     assert client.get("/api/stats").status_code == 200  # reading is not limited
 
 
@@ -166,13 +169,11 @@ def test_a_full_generation_queue_answers_503_with_retry_after(tiny_game, tmp_pat
 
 
 def test_security_headers_on_every_response(tiny_game, tmp_path):
-    class Broken:
-        rules = tiny_game[1].rules
-
-        def new_round(self, rng):
+    class Broken(CountingGame):
+        def new_round(self, rng, avoid=(), abstract=None):
             raise RuntimeError("secret internals")
 
-    _, _, client = make(tiny_game, tmp_path, max_body=100, round_pool=0, play=Broken(), **OPEN)
+    _, _, client = make(tiny_game, tmp_path, max_body=100, round_pool=0, play=Broken(tiny_game[1]), **OPEN)
     responses = [client.get(p) for p in ("/", "/generate", "/docs", "/static/game.js", "/static/swagger-ui/swagger-ui.css", "/favicon.ico",
                                          "/openapi.json", "/api/stats", "/nothing", "/api/rounds")]
     responses += [client.post("/api/generate", json={"words": 0}), client.post("/api/generate", content="x" * 200, headers={"content-type": "application/json"}),
@@ -213,18 +214,18 @@ def test_control_and_bidirectional_characters_never_reach_the_model_or_the_page(
     assert out["seed"] == "a neural network zqx" and out["unknown"] == ["zqx"]
     scored = client.post("/api/score", json={"text": "a\u202e neural\u0000 network"}).json()
     assert [w["word"] for w in scored["words"]] == ["a", "neural", "network"]
-    assert client.post("/api/score", json={"text": "\u0000\u202e"}).json() == {"words": [], "total_logprob": 0.0, "perplexity": None}
+    assert "nothing to score" in error_of(client.post("/api/score", json={"text": "\u0000\u202e"}), 422)
 
 
 def test_the_openapi_document_describes_every_status_with_its_real_body(tiny_game, tmp_path):
     _, _, client = make(tiny_game, tmp_path, **OPEN)
     spec = client.get("/openapi.json").json()
     expected = {
-        ("post", "/api/rounds"): {"200", "400", "413", "415", "422", "429", "500", "503"},
-        ("post", "/api/rounds/{round_id}/guess"): {"200", "400", "404", "409", "413", "415", "422", "429", "500"},
+        ("post", "/api/rounds"): {"200", "400", "409", "413", "415", "422", "429", "500", "503"},
+        ("post", "/api/rounds/{round_id}/guess"): {"200", "400", "404", "409", "413", "415", "422", "429", "500", "503"},
         ("post", "/api/generate"): {"200", "400", "413", "415", "422", "429", "500", "503"},
         ("post", "/api/score"): {"200", "400", "413", "415", "422", "429", "500", "503"},
-        ("get", "/api/stats"): {"200", "500"},
+        ("get", "/api/stats"): {"200", "400", "422", "500", "503"},
     }
     assert {(m, p) for p, ops in spec["paths"].items() for m in ops} == set(expected)
     for (method, path), codes in expected.items():
@@ -242,23 +243,35 @@ class CountingGame:
     """The fixture game, counting the rounds it makes."""
 
     def __init__(self, game):
-        self.game, self.rules, self.made = game, game.rules, 0
+        self.game, self.made = game, 0
 
-    def new_round(self, rng):
+    def __getattr__(self, name):
+        return getattr(self.game, name)
+
+    def new_round(self, rng, avoid=(), abstract=None):
         self.made += 1
-        return self.game.new_round(rng)
+        return self.game.new_round(rng, avoid, abstract)
 
 
-def test_rounds_are_dealt_from_the_pool_without_sampling(tiny_game, tmp_path):
+def as_player(client, name):
+    client.headers["X-Player-Id"] = f"player-{name}"
+    return client
+
+
+def test_rounds_are_dealt_from_the_pool_without_sampling_and_never_twice_to_one_player(tiny_game, tmp_path):
     play = CountingGame(tiny_game[1])
-    app, store, client = make(tiny_game, tmp_path, play=play, round_pool=2, round_reuse=2, **OPEN)
+    app, store, client = make(tiny_game, tmp_path, play=play, round_pool=2, round_reuse=3, **OPEN)
     pool = app.state.round_pool
     assert pool.fill_once() and pool.fill_once() and not pool.fill_once() and play.made == 2
-    dealt = [client.post("/api/rounds", json={}).json() for _ in range(6)]
-    assert play.made == 2 and pool.ready() == 0  # six rounds, no sample drawn; none fresh now, all still dealt
+    assert len(store.fresh(pool.dealer, 3)) == 2  # two different abstracts: the least covered first
+    dealt = [as_player(client, p).post("/api/rounds", json={}).json() for p in ("a", "b", "c") for _ in range(2)]
+    assert play.made == 2 and pool.ready() == 0  # six rounds, no sample drawn; each content dealt to three players
     assert len({d["id"] for d in dealt}) == 6 and all(store.get_round(d["id"]).n_words == d["n_words"] for d in dealt)
-    assert sorted(map(sorted, (d["options"] for d in dealt))).count(sorted(dealt[0]["options"])) == 3  # each prepared round three times
-    assert pool.fill_once() and play.made == 3 and pool.ready() == 1 and store.fresh(pool.dealer, 2) == 1
+    for mine in (dealt[0:2], dealt[2:4], dealt[4:6]):  # each player got both abstracts, none twice
+        assert len({d["seed"] for d in mine}) == 2 and [d["left"] for d in mine] == [len(play.abstracts) - 1, len(play.abstracts) - 2]
+    again = as_player(client, "a").post("/api/rounds", json={}).json()  # the pool has nothing new for a: made on the request
+    assert play.made == 3 and again["seed"] not in {d["seed"] for d in dealt[0:2]}
+    assert pool.fill_once() and play.made == 4
 
 
 def test_an_empty_pool_makes_the_round_on_the_request(tiny_game, tmp_path):
@@ -283,18 +296,35 @@ def test_the_pool_fills_in_the_background_while_the_app_runs(tiny_game, tmp_path
     assert pool._thread is None  # stopped with the app
 
 
-def test_a_repeated_guess_gets_the_same_reveal_and_stats_count_distinct_clients(tiny_game, tmp_path):
+def test_generation_requests_cannot_starve_the_pool_refill(tiny_game, tmp_path):
+    run, play = tiny_game
+    store = results.Store(tmp_path / "p.sqlite3")
+    pool = RoundPool(play, store, "m", size=6, reuse=1, rng=np.random.default_rng, busy=lambda: True)  # generation always waiting
+    pool.start()
+    try:
+        deadline = time.monotonic() + 60
+        while pool.ready() < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert pool.ready() == 3  # it fills half the pool, then gives way
+    finally:
+        pool.stop()
+
+
+def test_a_repeated_guess_gets_the_same_reveal_and_stats_count_players(tiny_game, tmp_path):
     app, _, client = make(tiny_game, tmp_path, **OPEN)
     other = TestClient(app, client=("10.0.0.9", 1234))
     rid = client.post("/api/rounds", json={}).json()["id"]
     first = client.post(f"/api/rounds/{rid}/guess", json={"option": 3})
     again = client.post(f"/api/rounds/{rid}/guess", json={"option": 3})
-    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert first.status_code == again.status_code == 200 and first.json() == again.json() and first.json()["counted"]
     assert "already answered with option 3" in error_of(client.post(f"/api/rounds/{rid}/guess", json={"option": 1}), 409)
     for c in (client, other, other):
         c.post(f"/api/rounds/{c.post('/api/rounds', json={}).json()['id']}/guess", json={"option": 1})
     stats = client.get("/api/stats").json()
-    assert (stats["rounds"], stats["played"], stats["clients"]) == (4, 4, 2)
+    assert (stats["dealt"], stats["guesses"], stats["counted"], stats["players"]) == (4, 4, 4, 2)
+    assert stats["you"]["played"] == 2 and stats["you"]["left"] == len(tiny_game[1].abstracts) - 2
+    assert other.get("/api/stats").json()["you"]["played"] == 2
 
 
 def test_a_server_reachable_from_other_machines_is_announced():

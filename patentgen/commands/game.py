@@ -4,9 +4,11 @@
     .venv/bin/python game.py --rounds 5 --db results.sqlite3
     .venv/bin/python game.py --stats               # rounds played and the model's fool rate
 
-Each round shows the first 50 words of a test-split abstract (one the model never trained on)
-and three continuations of the same length: the real one and two model samples by the game's
-sampler (patentgen.config.GAME_SAMPLER, diversity drawn from GAME_BAND). Every round and guess is stored in SQLite (--db). Reads answers line by
+Each round shows the first 50 words of a held-out abstract (test or validation side: one the
+model never trained on) and three continuations of the same length: the real one and two model
+samples by the game's sampler (patentgen.config.GAME_SAMPLER, diversity drawn from GAME_BAND).
+A player (--player, default: your user name) is never dealt an abstract twice; when none is left
+it says so and stops. Every round and guess is stored in SQLite (--db). Reads answers line by
 line, so it also plays from a pipe and stops cleanly at the end of input.
 
 The command behind ``game.py`` and ``patentgen-game``.
@@ -14,6 +16,7 @@ The command behind ``game.py`` and ``patentgen-game``.
 
 from __future__ import annotations
 
+import getpass
 import sys
 import textwrap
 from pathlib import Path
@@ -27,7 +30,8 @@ def parse(argv=None):
     p = cli.Parser(prog=cli.prog("game.py"), description=__doc__.split("\n")[0])
     cli.add_game_flags(p)
     p.add_argument("--rounds", type=cli.positive_int, help="stop after N rounds (default: until q or end of input)")
-    p.add_argument("--stats", action="store_true", help="print the stored results (rounds, human found, fool rate by diversity) and exit")
+    p.add_argument("--player", default=getpass.getuser(), help="who plays: a player is never dealt an abstract twice (default: your user name, %(default)s)")
+    p.add_argument("--stats", action="store_true", help="print the stored results (human found and fool rate per setting, with 95%% intervals) and exit")
     return p.parse_args(argv)
 
 
@@ -77,16 +81,23 @@ def main(argv=None) -> int:
     run = runs.load_inference(args.model)
     play = game.from_run(run, game.Rules(seed_words=args.seed_words), args.data)
     store = results.Store(args.db)  # after the checks above: a start that fails leaves no database file
+    player = store.opaque("terminal " + args.player)
+    dealer = play.dealer(str(run.path))
+    store.add_setting(dealer, play.rules.setting(str(run.path)))
     rng = np.random.default_rng(args.random_seed)
     right = played = 0
     while args.rounds is None or played < args.rounds:
-        rnd = play.new_round(rng)
-        store.add_round(rnd, str(run.path))
+        try:
+            rnd = store.add_round(play.new_round(rng, avoid=store.seen(player)), dealer, player)
+        except game.AllSeen as err:
+            print(f"\n{err}")
+            break
         show_round(rnd)
-        choice = ask("\nwhich one did a human write? [1/2/3, q quits] ")
+        left = len(play.abstracts - store.seen(player))
+        choice = ask(f"\nwhich one did a human write? [1/2/3, q quits; {left} abstracts left after this one] ")
         if choice is None:
             break
-        reveal = store.guess(rnd.id, choice, client="terminal")
+        reveal = store.guess(rnd.id, choice, player, player)
         right, played = right + reveal.correct, played + 1
         show_reveal(reveal, right, played)
     print(f"final score: {right} of {played}; results in {store.path}")

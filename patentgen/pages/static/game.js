@@ -1,7 +1,20 @@
 // The game page's script (served from /static: the pages' policy allows no inline script).
 "use strict";
 const SCORE_KEY = "patentgen.score";  // the player's own score survives a reload (this browser only)
-let roundId = null, answered = true, busy = false, right = 0, played = 0;
+const PLAYER_KEY = "patentgen.player";  // this browser's anonymous player id: the server never deals it an abstract twice
+let roundId = null, answered = true, busy = false, finished = false, left = null, right = 0, played = 0;
+
+function randomId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+}
+
+let player = null;
+try {
+  player = localStorage.getItem(PLAYER_KEY);
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(player || "")) { player = randomId(); localStorage.setItem(PLAYER_KEY, player); }
+} catch (err) { player = player || randomId(); /* storage unavailable: an id for this page only */ }
 try {
   const saved = JSON.parse(localStorage.getItem(SCORE_KEY) || "null");
   if (saved && Number.isInteger(saved.right) && Number.isInteger(saved.played) && 0 <= saved.right && saved.right <= saved.played) {
@@ -17,18 +30,28 @@ function showScore() {
 
 function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
 
+class ApiError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
+}
+
 async function api(path, body) {
-  const response = await fetch(path, body === undefined ? {} : {
-    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  const headers = {"X-Player-Id": player};
+  const response = await fetch(path, body === undefined ? {headers} : {
+    method: "POST", headers: {...headers, "Content-Type": "application/json"}, body: JSON.stringify(body)});
   const data = await response.json();
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) throw new ApiError(data.error || response.statusText, response.status);
   return data;
+}
+
+function showLeft(total) {
+  document.getElementById("left").textContent = left === 0
+    ? "That was the last abstract you had not seen." : `${plural(left, "abstract")} of ${total} left for you after this one.`;
 }
 
 function showError(err) { document.getElementById("error").textContent = err.message; }
 
 async function newRound() {
-  if (busy) return;
+  if (busy || finished) return;
   busy = true;
   document.getElementById("error").textContent = "";
   document.getElementById("reveal").hidden = true;
@@ -45,6 +68,8 @@ async function newRound() {
     seed.className = "";
     seed.removeAttribute("aria-busy");
     seed.textContent = round.seed + " ...";
+    left = round.left;
+    showLeft(round.abstracts);
     round.options.forEach((text, i) => {
       const button = document.createElement("button");
       button.type = "button";
@@ -58,6 +83,13 @@ async function newRound() {
     seed.className = "";
     seed.removeAttribute("aria-busy");
     seed.textContent = "";
+    if (err.status === 409) {  // every abstract was dealt to this player: the game is over for it, not an error
+      finished = true;
+      seed.textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1) + ". Thank you for playing!";
+      document.getElementById("left").textContent = "";
+      document.getElementById("reveal").hidden = true;
+      return;
+    }
     showError(err);
     document.getElementById("reveal").hidden = false;  // "Next round" tries again
     document.getElementById("verdict").textContent = "";
@@ -83,34 +115,48 @@ async function guess(option) {
       label.textContent = o.source === "human" ? "human" : `model, diversity ${o.diversity.toFixed(2)}`;
       button.prepend(label);
     });
-    document.getElementById("verdict").textContent = reveal.correct
-      ? "Right! You found the human text." : `Wrong: the human text was option ${reveal.human_option}.`;
+    document.getElementById("verdict").textContent = (reveal.correct
+      ? "Right! You found the human text." : `Wrong: the human text was option ${reveal.human_option}.`) +
+      (left === 0 ? " You have now seen every abstract of the game: there is no new one to deal. Thank you for playing!" : "");
     showScore();
+    finished = left === 0;  // no round to ask for: the next one would only say so
+    document.getElementById("next").hidden = finished;
     document.getElementById("reveal").hidden = false;
-    document.getElementById("next").focus();
+    if (!finished) document.getElementById("next").focus();
     loadStats();
   } catch (err) { showError(err); buttons.forEach(b => b.disabled = false); }
   finally { busy = false; }
 }
+
+function percent(x) { return (100 * x).toFixed(1) + "%"; }
+function withInterval(p) { return `${percent(p.rate)} (95% CI ${percent(p.ci95[0])}–${percent(p.ci95[1])})`; }
 
 async function loadStats() {
   try {
     const s = await api("/api/stats");
     const box = document.getElementById("stats");
     const summary = document.createElement("p");
-    summary.textContent = s.played === 0 ? "No rounds played yet: be the first." :
-      `${plural(s.played, "round")} played by ${plural(s.clients, "player")} (distinct addresses); ` +
-      `players found the human text ${(100 * s.human_rate).toFixed(1)}% of the time (chance: 33.3%).`;
-    const table = document.createElement("table");
-    const head = table.insertRow();
-    ["model diversity", "shown", "picked as human", "fool rate"].forEach(t => {
-      const th = document.createElement("th"); th.textContent = t; head.appendChild(th); });
-    s.fool_rate_by_diversity.forEach(b => {
-      const row = table.insertRow();
-      [b.band, b.shown, b.picked, b.fool_rate === null ? "n/a" : (100 * b.fool_rate).toFixed(1) + "%"]
-        .forEach(v => { row.insertCell().textContent = v; });
-    });
-    box.replaceChildren(...(s.played === 0 ? [summary] : [summary, table]));
+    summary.textContent = s.overall === null ? "No rounds played yet: be the first." :
+      `${plural(s.counted, "guess")} counted, by ${plural(s.players, "player")} on ${plural(s.overall.rounds, "distinct round")} ` +
+      `(only a player's first guess on a round counts; ${s.informed} more from players who had already seen that abstract's answer ` +
+      `are kept but not counted). Players found the human text ${withInterval(s.overall.human_found)} of the time; chance is 33.3%.`;
+    const nodes = [summary];
+    if (s.overall !== null) {
+      const table = document.createElement("table");
+      const head = table.insertRow();
+      ["model diversity", "guesses", "players", "found the human text", "fool rate (model picked as human)"].forEach(t => {
+        const th = document.createElement("th"); th.textContent = t; head.appendChild(th); });
+      s.settings.forEach(r => {
+        const row = table.insertRow();
+        [`${r.setting.band[0]}–${r.setting.band[1]}`, r.guesses, r.players, withInterval(r.human_found), withInterval(r.fool_rate)]
+          .forEach(v => { row.insertCell().textContent = v; });
+      });
+      nodes.push(table);
+    }
+    const you = document.createElement("p");
+    you.textContent = `You: found the human text in ${s.you.found} of ${plural(s.you.played, "round")}; ${plural(s.you.left, "abstract")} left.`;
+    nodes.push(you);
+    box.replaceChildren(...nodes);
   } catch (err) { showError(err); }
 }
 
