@@ -71,3 +71,20 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     assert "- 24 MB, huge pages advised (numpy's default): " in table and "- 24 MB, not advised (arrays.small_pages): " in table
     assert all(set(r["prepare"]["lap_cpu"]) >= {"clean+tokenise", "group+split"} for r in rows)
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluation_speed_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv, abstracts):
+    result = run_script("-m", "bench.evaluation", "--data", str(corpus_csv), "--model", str(tiny_run[0]), "--scale", "2",
+                        "--work", str(tmp_path / "work"), "--out", str(tmp_path), "--reference-windows", "40", "--train-batches", "2",
+                        timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "evaluation.json").read_text())["rows"]
+    assert [r["documents"] for r in rows] == [len(abstracts), 2 * len(abstracts)]
+    real, large = rows
+    assert all(all(measures.values()) for measures in real["same_as_metrics_json"].values())  # the run's own figures again
+    for r in rows:
+        e = r["evaluation"]
+        assert e["windows_per_second"] > 0 and e["seconds"] > 0 and r["training"]["tokens_per_second"] > 0
+        assert all(e["reference"]["same_figures"].values()) and e["reference"]["windows"] == 40
+        assert r["share"] == round(e["seconds"] / r["budget_seconds"], 3)
+    assert "| patents file |" in (tmp_path / "EVALUATION.md").read_text()
