@@ -380,11 +380,6 @@ def full_context(lm, flat: np.ndarray, starts: np.ndarray, window: int, spelling
     return sums.result()
 
 
-def all_positions(lm, chunks: np.ndarray, on_batch: Callable[[int], None] | None = None) -> dict:
-    """Metrics over every real target of (n, window + 1) chunks."""
-    return _all_positions(lm, chunks, on_batch, None).result()
-
-
 def evaluate_windows(lm, windows: Windows, progress: Progress | None = None, caches: Caches | None = None,
                      sample: int | None = None, seed: int = 0) -> dict:
     """``evaluate_split``'s figures with fixed (or no) caches."""

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import run_script
 
 COUNT = {"unigram", "kn-3", "kn-4", "kn-5", "mkn-3", "mkn-4", "mkn-5", "mkn-5 (min count 1)"}
@@ -49,7 +51,8 @@ def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
 
 def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     result = run_script("-m", "bench.scale", "--data", str(corpus_csv), "--sizes", "40,60,80", "--work", str(tmp_path / "work"),
-                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", "--probes", "8,24", timeout=600)
+                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", "--probes", "8,24", "--eval-windows", "50",
+                        timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / "scale.json").read_text())
     rows, probes = written["rows"], written["memory_probe"]
@@ -58,6 +61,10 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     synthetic = 80 - len(abstracts)  # abstracts beyond the real file's are sampled from the shipped model
     assert len(abstracts) > 60 and [(r["size"], r["synthetic"]) for r in rows] == [(40, 0), (60, 0), (80, synthetic)]
     assert [r["prepare"]["documents"] for r in rows] == [40, 60, 80]
+    for r in rows:  # the evaluation stage: timed on its first windows, extrapolated to all
+        e = r["evaluate"]
+        assert e["measured_windows"] <= e["windows"] and e["all_seconds"] >= e["seconds"] > 0 and e["peak_mb"] > 0
+    assert "evaluate both splits:" in (tmp_path / "SCALE.md").read_text() and "of an epoch's" in (tmp_path / "SCALE.md").read_text()
     assert rows[0]["prepare"]["tokens"] < rows[1]["prepare"]["tokens"] < rows[2]["prepare"]["tokens"]
     for r in rows:
         assert r["prepare"]["origin"] == "built" and r["cached"]["origin"] == "cache"  # the second preparation reads the cache
@@ -86,5 +93,5 @@ def test_evaluation_speed_smoke_run_writes_its_figures(tmp_path, tiny_run, corpu
         e = r["evaluation"]
         assert e["windows_per_second"] > 0 and e["seconds"] > 0 and r["training"]["tokens_per_second"] > 0
         assert all(e["reference"]["same_figures"].values()) and e["reference"]["windows"] == 40
-        assert r["share"] == round(e["seconds"] / r["budget_seconds"], 3)
+        assert r["share"] == pytest.approx(e["seconds"] / (r["budget_tokens"] / r["training"]["tokens_per_second"]), abs=2e-3)
     assert "| patents file |" in (tmp_path / "EVALUATION.md").read_text()
