@@ -1,11 +1,18 @@
 """One count-model row of the leaderboard, in a process of its own (as every neural row is), so
 its time and peak memory are its alone: prepares the corpus as ``train.py`` does, fits the
-model on the training side and scores the test side's full-context windows.
+model on the training side, fits the word and phrase caches on the validation side exactly as
+``train.py`` fits a network's (``cache.fit_windows``), and scores the test side's full-context
+windows with the model alone and with its caches.
 
     python -m bench.count_row --data FILE --model mkn-5 [--window 50] [--min-count 2]
+    python -m bench.count_row --data FILE --model mkn-5 --pretrain EXTRA.csv --mix interpolate
 
 Prints the row as one line of JSON. Models: ``unigram``, ``kn-N`` (interpolated Kneser-Ney),
-``mkn-N`` (modified Kneser-Ney).
+``mkn-N`` (modified Kneser-Ney). With ``--pretrain`` the count model gets the extra text that
+``train.py --pretrain`` gives a network, prepared by the same code (``patentgen.pretrain``: the
+target's vocabulary, near-duplicates of held-out documents removed), either concatenated to the
+training side (``--mix concat``) or as a second model interpolated with the target's, its weight
+fitted on validation (``--mix interpolate``).
 """
 
 from __future__ import annotations
@@ -17,10 +24,9 @@ import time
 
 import numpy as np
 
-from patentgen import evaluate, ngram, pipeline
+from patentgen import cache, evaluate, ngram, pipeline, pretrain
 from patentgen.commands.train import peak_rss_mb
 from patentgen.config import TrainConfig
-from patentgen.tokenizer import BOS_ID
 
 
 def build(name: str, docs: list[np.ndarray], vocab: int):
@@ -39,16 +45,32 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="unigram, kn-N or mkn-N")
     p.add_argument("--window", type=int, default=TrainConfig.window, help="context words of each test target (default: %(default)s)")
     p.add_argument("--min-count", type=int, default=TrainConfig.min_count, help="the vocabulary rule (default: %(default)s)")
+    p.add_argument("--pretrain", nargs="+", metavar="FILE", help="extra text, as train.py --pretrain takes it")
+    p.add_argument("--mix", choices=("concat", "interpolate"), default="concat", help="how the extra text joins (default: %(default)s)")
+    p.add_argument("--split-seed", type=int, default=TrainConfig.split_seed, help="seed of the grouped split (default: %(default)s)")
     args = p.parse_args(argv)
-    cfg = TrainConfig(data=args.data, window=args.window, min_count=args.min_count)
+    cfg = TrainConfig(data=args.data, window=args.window, min_count=args.min_count, split_seed=args.split_seed)
     prepared, _, _ = pipeline.prepare_corpus(cfg)
-    train, test = prepared.windows["train"], prepared.windows["test"]
-    docs = np.split(train.flat, np.flatnonzero(train.flat == BOS_ID)[1:])
+    train, val, test = (prepared.windows[side] for side in ("train", "val", "test"))
+    docs, vocab = pretrain.documents(train.flat), len(prepared.tokenizer)
     start = time.perf_counter()
-    model = build(args.model, docs, len(prepared.tokenizer))
+    extra = None
+    if args.pretrain:
+        held_out = [doc for side in ("val", "test") for doc in prepared.held_out[side]]
+        extra = pretrain.prepare(args.pretrain, prepared.tokenizer, cfg.corpus, held_out)
+    if extra and args.mix == "concat":
+        model = build(args.model, docs + extra.docs, vocab)
+    elif extra:
+        target, other = build(args.model, docs, vocab), build(args.model, extra.docs, vocab)
+        goal = val.starts + val.window
+        model = ngram.Mixture(target, other, ngram.fit_weight(target, other, val.flat[val.starts[:, None] + np.arange(val.window)], val.flat[goal]))
+    else:
+        model = build(args.model, docs, vocab)
     seconds = time.perf_counter() - start
-    result = evaluate.full_context(model, test.flat, test.starts, test.window, spelling=test.spelling)
-    print(json.dumps({"metrics": result, "vocab": len(prepared.tokenizer), "train_seconds": round(seconds, 1),
+    caches, _, _ = cache.fit_windows(model, val)  # on validation, as train.py fits a network's
+    result = evaluate.evaluate_windows(model, test, caches=caches)
+    extras = {"pretrain": {**extra.summary(), "mix": args.mix, **({"weight": model.weight} if args.mix == "interpolate" else {})}} if extra else {}
+    print(json.dumps({"metrics": result, **extras, "vocab": len(prepared.tokenizer), "train_seconds": round(seconds, 1),
                       "tokens_per_second": round(len(train.flat) / seconds, 1), "peak_rss_mb": peak_rss_mb()}))
     return 0
 

@@ -200,6 +200,12 @@ def fit(found: Features, phrase_grid=PHRASE_GRID, word_grid=WORD_GRID) -> tuple[
     return Caches(float(best[1]), float(best[2])), best[0], found.loglik(0.0, 0.0)
 
 
+def fit_windows(lm, windows) -> tuple[Caches, float, float]:
+    """``fit`` on every full-context window of ``windows`` (a ``windows.Windows``: validation text);
+    ``evaluate.evaluate_split(..., fit_caches=True)`` fits the same weights while it scores them."""
+    return fit(window_features(lm, windows.flat, windows.starts, windows.window))
+
+
 def main(argv=None) -> int:
     from . import evaluate, runs
 

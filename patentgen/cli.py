@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import samplerschema
 from .errors import Interrupted, UserError
 
 # Quiet TensorFlow's start-up chatter before anything imports it.
@@ -85,47 +86,48 @@ def fraction(text: str) -> float:
 
 
 def below_one(text: str) -> float:
-    """A number in [0, 1)."""
+    """A number in [0, 1): a dropout rate."""
     value = non_negative_float(text)
     if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1)")
+        raise argparse.ArgumentTypeError(f"{text} must be at least 0 and below 1")
     return value
 
 
-def at_least_one(text: str) -> float:
-    value = non_negative_float(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1 (1 is no penalty)")
-    return value
+def option_type(option):
+    """An argparse ``type`` for a sampler option: the schema's parse, its message on one line."""
 
+    def parse(text: str):
+        try:
+            return option.from_text(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
-STRATEGY_FLAGS = ("top_k", "top_p", "min_p", "typical_p")
+    parse.__name__ = option.name
+    return parse
 
 
 def add_sampler_flags(g, defaults: dict) -> None:
-    """The sampler description as flags (``patentgen.sampling.from_description``); ``defaults``
-    is the description used where a flag is not given (a strategy flag replaces its strategy)."""
-    d = defaults.get
-    default_strategy = next((f"--{k.replace('_', '-')} {d(k)}" for k in STRATEGY_FLAGS if k in defaults), "none")
-    g.add_argument("--diversity", type=non_negative_float, help=f"sampling temperature; 0 is greedy (default: {d('temperature', 1.0)})")
-    strategy = g.add_mutually_exclusive_group()
-    strategy.add_argument("--top-k", type=positive_int, help=f"draw only from the K most likely words (default strategy: {default_strategy})")
-    strategy.add_argument("--top-p", type=unit_interval, help="nucleus sampling: draw only from the most likely words whose probability adds up to P")
-    strategy.add_argument("--min-p", type=unit_interval, help="draw only from words at least P times as likely as the most likely one")
-    strategy.add_argument("--typical-p", type=unit_interval, help="locally typical sampling with probability mass P")
-    strategy.add_argument("--full", action="store_true", help="draw from the whole distribution (no top-k/top-p/min-p/typical filter)")
-    g.add_argument("--repetition-penalty", type=at_least_one, help=f"divide the logit of every word already in the text by this (CTRL's penalty; 1 is none; default: {d('repetition_penalty', 1)})")
-    g.add_argument("--no-repeat-ngram", type=positive_int, metavar="N", help=f"never repeat an N-gram of the text (default: {d('no_repeat_ngram', 'off')})")
-    g.add_argument("--phrase-cache", type=below_one, metavar="W", help=f"give share W of the probability to continuing a phrase already in the text, as patents repeat theirs (0 is none; default: {d('phrase_cache', 0)})")
-    g.add_argument("--word-cache", type=below_one, metavar="W", help=f"give up to share W of the probability to reusing a word of the text, as people reuse their terms (0 is none; default: {d('word_cache', 0)})")
+    """The sampler options as flags, one per option of ``patentgen.samplerschema.OPTIONS`` (the
+    strategies and ``--full`` mutually exclusive); ``defaults`` is the description used where a
+    flag is not given (a strategy flag replaces its strategy)."""
+    default_strategy = next((f"{o.flag} {defaults[o.key]}" for o in samplerschema.OPTIONS if o.strategy and o.key in defaults), "none")
+    strategies = g.add_mutually_exclusive_group()
+    for option in samplerschema.OPTIONS:
+        if option.strategy:
+            default = f" (default strategy: {default_strategy})" if option.key == samplerschema.STRATEGIES[0] else ""
+        else:
+            default = f" (default: {defaults[option.key]:g})" if option.key in defaults else " (default: off)"
+        note = f"; {option.note}" if option.note else ""
+        (strategies if option.strategy else g).add_argument(
+            option.flag, type=option_type(option), metavar=option.metavar, help=f"{option.help}{note}{default}")
+        if option.key == samplerschema.STRATEGIES[-1]:
+            strategies.add_argument(f"--{samplerschema.FULL}", action="store_true", help=samplerschema.FULL_HELP)
 
 
 def sampler_description(args: argparse.Namespace, defaults: dict) -> dict:
-    """The sampler description the flags of ``add_sampler_flags`` give."""
-    from .sampling import OPTIONS, with_defaults
-
-    given = {k: getattr(args, "diversity" if k == "temperature" else k) for k in OPTIONS}
-    return with_defaults({**given, "full": args.full}, defaults)
+    """The sampler description the flags of ``add_sampler_flags`` give, over ``defaults``."""
+    given = {o.name: getattr(args, o.name) for o in samplerschema.OPTIONS}
+    return samplerschema.resolve({**given, samplerschema.FULL: args.full}, defaults, samplerschema.FLAG)
 
 
 def given(parser: argparse.ArgumentParser, argv=None) -> set[str]:

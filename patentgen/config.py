@@ -36,11 +36,12 @@ CORPUS_DEFAULTS = {
 
 GAME_SEED_WORDS = 50  # words of a real abstract shown as a game round's seed
 # Sampler descriptions (patentgen.sampling.from_description). generate.py's and the web page's
-# default is the one bench/SHORT_SEEDS.md chooses by its rule (the hardest for the trained judge of
-# bench/GENERATION.md among those that repeat no more than people do, from long and short seeds);
+# default: temperature 1 with the caches fitted on validation text, never a word or two-word phrase
+# said again at once (people do not stutter: bench/REPETITION.md) and never a 4-gram said twice,
+# which keeps repetition within people's at every diversity from 0.3 to 1.2 (a cool LSTM loops);
 # the game's sampler and the band each round's diversity (temperature) is drawn from were chosen
 # with bench/GAME_JUDGES.md.
-DEFAULT_SAMPLER = {"temperature": 1.0, "phrase_cache": 0.3, "word_cache": 0.1}
+DEFAULT_SAMPLER = {"temperature": 1.0, "phrase_cache": 0.3, "word_cache": 0.1, "no_stutter": 2, "no_repeat_ngram": 4}
 GAME_SAMPLER = {"phrase_cache": 0.35, "word_cache": 0.15}
 GAME_BAND = (0.85, 0.95)
 
@@ -90,7 +91,7 @@ def shipped(path: str | Path) -> bool:
 
 def setting(default, help: str, group: str, **flag):
     """A TrainConfig field with its flag's description: ``help`` and ``group`` for ``--help``;
-    ``flag`` may give ``kind`` (a ``cli`` parser: positive_int, fraction, ...), ``choices`` (a
+    ``flag`` may give ``kind`` (a ``cli`` parser: positive_int, fraction, ...), ``nargs``, ``choices`` (a
     tuple, or the name of a list train.py knows: arch, corpus, strategy), ``action``
     (store_true; store_false for an inverted flag named by ``name``), ``name`` (the flag when it is
     not --field-name), ``metavar``, ``by`` (arch or corpus: whose default applies when the flag is
@@ -108,10 +109,14 @@ class TrainConfig:
     text_column: str | None = setting(None, "CSV column with the text; none: patent_abstract, else body", DATA, by="corpus")
     corpus: str = setting("patents", "how text is cleaned and split into words", DATA, choices="corpus", kept=True)
     split: str = setting("grouped", "grouped: near-duplicate documents kept on one side (honest); windows: the published "
-                         "70/30 shuffle of windows, which leaks", DATA, choices=SPLITS)
+                         "shuffle of windows, which leaks (60/10/30: train, validation, test)", DATA, choices=SPLITS)
     split_seed: int = setting(0, "seed of the split", DATA, kind="integer")
     val_share: float = setting(0.1, "share of documents for validation", DATA, kind="fraction")
     test_share: float = setting(0.1, "share of documents for test", DATA, kind="fraction")
+    pretrain: tuple[str, ...] = setting((), "pre-train on these extra corpus files (with the --data training side), then "
+                                        "fine-tune on --data alone; their text is cleaned by --data's rules and encoded "
+                                        "with its vocabulary, and their near-duplicates of its validation and test "
+                                        "documents are removed", DATA, nargs="+", metavar="FILE")
     # vocabulary
     lower: bool = setting(True, "do not lowercase (ignored with --embeddings glove, whose words are lowercase)", VOCAB,
                           action="store_false", name="--keep-case", kept=True)
@@ -128,7 +133,9 @@ class TrainConfig:
     freeze_embeddings: bool = setting(False, "keep the embedding vectors fixed (implies --no-tie)", MODEL, action="store_true", kept=True)
     layers: int = setting(1, "stacked recurrent layers", MODEL, kind="positive_int", kept=True)
     units: int = setting(256, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
-    dropout: float = setting(0.4, "dropout after each recurrent layer", MODEL, kind="non_negative_float")
+    dropout: float = setting(0.4, "variational dropout after each recurrent layer (one mask per window, the same at every step)",
+                             MODEL, kind="non_negative_float")
+    input_dropout: float = setting(0.1, "variational dropout on the embeddings (AWD-LSTM's locked dropout)", MODEL, kind="below_one")
     tie_embeddings: bool = setting(True, "a full output layer instead of the transposed embedding matrix", MODEL,
                                    action="store_false", name="--no-tie", kept=True)
     # training
@@ -140,6 +147,9 @@ class TrainConfig:
                                "validation loss; 1 never", TRAINING, kind="unit_interval")
     lr_patience: int = setting(1, "epochs to wait before lowering the learning rate", TRAINING, kind="positive_int")
     max_minutes: float = setting(15.0, "wall-clock budget for training; 0 means none", TRAINING, kind="non_negative_float")
+    pretrain_share: float = setting(0.5, "with --pretrain: the share of --max-minutes that pre-training may take (early "
+                                    "stopping on validation may end it sooner; without a budget it runs until then)",
+                                    TRAINING, kind="fraction")
     seed: int = setting(0, "random seed; the same seed repeats a run", TRAINING, kind="integer")
     # devices
     strategy: str = setting("default", "tf.distribute strategy: mirrored for several GPUs on one machine, multiworker for "
@@ -156,4 +166,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if "pretrain" in values:
+            values["pretrain"] = tuple(values["pretrain"])  # a JSON list
+        return cls(**values)

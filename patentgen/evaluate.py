@@ -407,25 +407,37 @@ def evaluate_run(lm, sides: dict[str, Windows], caches: Caches | None = None, fi
     return out
 
 
-def estimate_seconds(lm, sides: dict[str, Windows], fit_caches: bool = True, sample: int | None = None,
-                     probe: int = 256) -> float:
-    """How long ``evaluate_run`` of ``sides`` will take, from timing ``probe`` windows of the
-    first split (and a block of chunks) through the same path, on all cores as the real run."""
-    first = sides[next(iter(sides))]
-    starts = first.starts[: max(probe, 1)]
+def estimate_seconds(lm, sides: dict[str, Windows], fit_caches: bool = True, sample: int | None = None) -> float:
+    """How long ``evaluate_run`` of ``sides`` will take: a block of windows per thread of the
+    first split (and of chunks) timed through the same path on as many threads as the run uses,
+    after a small untimed block (first calls, BLAS limits), and extrapolated (``extrapolate``)."""
+    first, threads = sides[next(iter(sides))], workers()
+    starts = first.starts[: BLOCK * threads]
     if not len(starts):
         return 0.0
-    threads = min(workers(), max(1, -(-len(starts) // BLOCK)))
-    began = time.perf_counter()
-    for _ in _map(lambda part: score_block(lm, first, part, keep_top=fit_caches), _blocks(starts, max(1, len(starts) // threads)), None, threads):
+
+    def score(part):
+        return score_block(lm, first, part, keep_top=fit_caches)
+
+    for _ in _map(score, [starts[:8]], None, 1):
         pass
-    per_window = (time.perf_counter() - began) / len(starts)
-    chunk_cost = 0.0
+    began = time.perf_counter()
+    for _ in _map(score, _blocks(starts, BLOCK), None, threads):
+        pass
+    per_window, per_chunk = (time.perf_counter() - began) / len(starts), 0.0
     if getattr(lm, "every_position", False) and len(first.chunks):
-        part = first.chunks[:CHUNK_BLOCK]
+        part = first.chunks[: CHUNK_BLOCK * threads]
         began = time.perf_counter()
-        _all_positions(lm, part, None, 1)
-        chunk_cost = (time.perf_counter() - began) / len(part) / workers()
-    windows = sum(len(w.starts) if sample is None else min(sample, len(w.starts)) for w in sides.values())
-    chunks = sum(len(w.chunks) * (1 if sample is None else min(1.0, sample / max(len(w.starts), 1))) for w in sides.values())
-    return windows * per_window + chunks * chunk_cost
+        _all_positions(lm, part, None, threads)
+        per_chunk = (time.perf_counter() - began) / len(part)
+    return extrapolate(per_window, per_chunk, sides, sample)
+
+
+def extrapolate(per_window: float, per_chunk: float, sides: dict[str, Windows], sample: int | None = None) -> float:
+    """Seconds for every split of ``sides`` (or a ``sample`` of each: that many windows and the
+    same share of its chunks) at these costs per window and per chunk."""
+    seconds = 0.0
+    for found in sides.values():
+        share = 1.0 if sample is None else min(1.0, sample / max(len(found.starts), 1))
+        seconds += per_window * len(found.starts) * share + per_chunk * len(found.chunks) * share
+    return seconds

@@ -49,7 +49,7 @@ def continue_text(
     (default: temperature 1)."""
     words, ids = seed_ids(run, seed)
     unknown = list(dict.fromkeys(w for w in words if w not in run.tokenizer.index))
-    out = sampling.generate(run.lm.next_logits, ids, n_words, rng, sampler, banned_ids(run))
+    out = sampling.generate(run.lm.next_logits, ids, n_words, rng, sampler, banned_ids(run), lm=run.lm, critic=run.guide)
     return Continuation(words, unknown, out, run.tokenizer.spell(out, words, rng))
 
 
@@ -64,7 +64,8 @@ def sentence(
         raise UserError("this model's corpus has no sentence markers; use --seed instead of --sentences")
     words: list[str] = []
     for _ in range(tries):
-        ids = sampling.generate(run.lm.next_logits, [BOS_ID, start], max_length + 1, rng, sampler, banned_ids(run), stop_ids=[end])
+        ids = sampling.generate(run.lm.next_logits, [BOS_ID, start], max_length + 1, rng, sampler, banned_ids(run), stop_ids=[end],
+                                lm=run.lm, critic=run.guide)
         words = run.tokenizer.spell([i for i in ids if i != end], [], rng)
         if len(words) >= min_length:
             break

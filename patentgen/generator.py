@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import generation, runs, sampling
+from . import generation, runs, sampling, samplerschema
 from .config import DEFAULT_MODEL_DIR, DEFAULT_SAMPLER
 from .errors import UserError
 
@@ -54,12 +54,12 @@ class Generator:
 
         ``diversity`` is the sampling temperature (0 is greedy; default: the default sampler's,
         ``config.DEFAULT_SAMPLER``). ``options`` are the sampler's other settings
-        (``sampling.OPTIONS``: ``top_k=40``, ``top_p=0.9``, ``repetition_penalty=1.2``, ...;
+        (``samplerschema.OPTIONS``: ``top_k=40``, ``top_p=0.9``, ``repetition_penalty=1.2``, ...;
         ``full=True`` draws from the whole distribution). ``random_seed`` makes it repeatable."""
         words, samples = _whole(words, "words"), _whole(samples, "samples")
         if not isinstance(seed, str):
             raise UserError(f"seed must be text, not {type(seed).__name__}")
-        sampler = sampling.from_description(sampling.with_defaults({**options, "temperature": diversity}, DEFAULT_SAMPLER))
+        sampler = sampling.from_description(samplerschema.resolve({**options, "diversity": diversity}, DEFAULT_SAMPLER))
         rng = np.random.default_rng(random_seed)
         texts = [generation.continue_text(self.run, seed, words, rng, sampler).text() for _ in range(samples)]
         return texts[0] if samples == 1 else texts

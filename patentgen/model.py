@@ -2,7 +2,7 @@
 
 Owns the layer names the numpy inference engine reads weights by, the tied embedding, the
 every-position stack that ``lstm`` and ``gru`` build (Embedding -> recurrent layer x layers,
-dropout after each -> logits at every position; with ``tie`` the output layer is a projection
+variational dropout on the embeddings and after each -> logits at every position; with ``tie`` the output layer is a projection
 to the embedding size followed by the transposed embedding matrix, which makes the output
 softmax, >90% of the training FLOPs, several times cheaper), compiling, and weights as named
 numpy arrays.
@@ -70,18 +70,23 @@ def float32_logits(logits):
 
 def every_position_model(vocab_size: int, recurrent, name: str, embedding_dim: int = 50,
                          matrix: np.ndarray | None = None, trainable_embeddings: bool = True,
-                         layers_count: int = 1, dropout: float = 0.0, tie: bool = True) -> keras.Model:
-    """ids (B, T) int32 -> logits (B, T, vocab); ``recurrent(i)`` makes layer i (sequences out)."""
+                         layers_count: int = 1, dropout: float = 0.0, tie: bool = True, input_dropout: float = 0.0) -> keras.Model:
+    """ids (B, T) int32 -> logits (B, T, vocab); ``recurrent(i)`` makes layer i (sequences out).
+    Dropout is variational (AWD-LSTM's locked dropout): one mask per window, the same at every
+    step, on the embeddings (``input_dropout``) and after each recurrent layer (``dropout``);
+    outside the recurrent layers, so they stay cuDNN-eligible."""
     if matrix is not None:
         embedding_dim = matrix.shape[1]
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
     tied = tie and trainable_embeddings
     embedding = embedding_layer(vocab_size, embedding_dim, trainable_embeddings, tied=tied)
     x = embedding(ids)  # (B, T, E)
+    if input_dropout:
+        x = layers.Dropout(input_dropout, noise_shape=(None, 1, embedding_dim), name="input_dropout")(x)
     for i in range(layers_count):
         x = recurrent(i)(x)  # (B, T, units)
         if dropout:
-            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+            x = layers.Dropout(dropout, noise_shape=(None, 1, x.shape[-1]), name=f"dropout_{i}")(x)
     if tied:
         x = layers.Dense(embedding_dim, name="projection")(x)  # (B, T, E)
         logits = embedding(x, reverse=True)  # (B, T, V)

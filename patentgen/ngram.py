@@ -299,3 +299,24 @@ class KneserNey:
             entry = level.find(begin, end, targets[rows])  # (R,)
             probs[rows[entry >= 0]] += level.weights[entry[entry >= 0]]
         return np.log(probs)
+
+
+class Mixture:
+    """Linear interpolation of two language models' distributions, ``weight * P_a + (1 - weight)
+    * P_b``: the usual way to give a count model extra text from another source (one model per
+    source, the weight fitted on held-out text of the target; ``fit_weight``)."""
+
+    def __init__(self, a, b, weight: float):
+        self.a, self.b, self.weight = a, b, float(weight)
+        self.vocab_size, self.arch = a.vocab_size, f"{a.arch}|{b.arch}"
+
+    def last_logits(self, ids: np.ndarray) -> np.ndarray:
+        """ids (B, T) -> log-probabilities (B, V)."""
+        return np.logaddexp(np.log(self.weight) + self.a.last_logits(ids), np.log1p(-self.weight) + self.b.last_logits(ids))
+
+
+def fit_weight(a, b, contexts: np.ndarray, targets: np.ndarray, grid=np.round(np.arange(0.05, 1.0, 0.05), 2)) -> float:
+    """The weight of ``a`` in ``Mixture(a, b, weight)`` on a grid that maximises the likelihood
+    of ``targets`` (N,) after ``contexts`` (N, k): held-out text, never the text reported."""
+    la, lb = a.logprob(contexts, targets), b.logprob(contexts, targets)  # (N,) each
+    return float(max(grid, key=lambda w: np.logaddexp(np.log(w) + la, np.log1p(-w) + lb).mean()))

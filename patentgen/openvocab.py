@@ -51,8 +51,10 @@ class OpenVocab:
 
     # ----- generation ------------------------------------------------------------------------
     def spell(self, word: str, context: Sequence[str], is_oov, rng: np.random.Generator) -> str:
-        """A spelling for one sampled ``<unk>`` after ``context`` (words, oldest first)."""
-        oov = context_oov(context, self.window, is_oov)
+        """A spelling for one sampled ``<unk>`` after ``context`` (words, oldest first). Like the
+        samplers' no-stutter rule for other words, a copy is never the word just written (a
+        decoding rule only: ``logprob`` scores text as the model saw it in training)."""
+        oov = [w for w in context_oov(context, self.window, is_oov) if not context or w != context[-1]]
         if oov and rng.random() < self.copy_prob:
             return oov[int(rng.integers(len(oov)))]
         if not self._rare_words:

@@ -90,8 +90,8 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
         # in training windows), so the open CE is optimistic exactly as the closed CE is, and
         # compares only with other --split windows rows. A fine-tuned run without one has none.
         spelling = [tokenizer.spelling_logprobs(doc) for doc in tokens] if tokenizer.open_vocab is not None else None
-        train, val = windows_split(encoded, cfg.window, cfg.split_seed, spelling=spelling)
-        return Prepared(len(texts), None, tokenizer, {"train": train, "val": val, "test": val})
+        train, val, test = windows_split(encoded, cfg.window, cfg.split_seed, spelling=spelling)
+        return Prepared(len(texts), None, tokenizer, {"train": train, "val": val, "test": test})
     fractions = (1.0 - cfg.val_share - cfg.test_share, cfg.val_share, cfg.test_share)
     split = grouped_split(tokens, fractions, cfg.split_seed)
     lap("group+split")

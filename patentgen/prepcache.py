@@ -130,8 +130,8 @@ def store(root: Path, name: str, prepared, window: int, notes: list[str]) -> Pat
     windows, split = prepared.windows, prepared.split
     try:
         prepared.tokenizer.save(temp / "tokenizer.json")
-        sides = {"train": "train", "val": "val", "test": "val" if windows["test"] is windows["val"] else "test"}
-        for side in sorted(set(sides.values())):
+        sides = sorted(windows)
+        for side in sides:
             _save_windows(temp, side, windows[side])
         held_out = sorted(prepared.held_out) if prepared.held_out else []
         for side in held_out:
@@ -174,8 +174,7 @@ def load(folder: Path) -> tuple[int, Split | None, Tokenizer, dict[str, Windows]
         tokenizer = Tokenizer.load(folder / "tokenizer.json")
         split_json = json.loads((folder / "split.json").read_text(encoding="utf-8"))
         split = Split(*(tuple(split_json[k]) for k in ("train", "val", "test", "groups"))) if split_json else None
-        loaded = {side: _load_windows(folder, side, meta["window"]) for side in set(meta["sides"].values())}
-        windows = {side: loaded[stored] for side, stored in meta["sides"].items()}
+        windows = {side: _load_windows(folder, side, meta["window"]) for side in meta["sides"]}
         held_out = HeldOut(folder, tuple(meta["held_out"])) if meta["held_out"] else None
         return meta["documents"], split, tokenizer, windows, list(meta["notes"]), held_out
     except (OSError, ValueError, KeyError, TypeError, UserError):  # any unreadable part: rebuild

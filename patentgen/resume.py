@@ -26,6 +26,7 @@ from .errors import UserError
 BACKUP = "backup"  # the backup folder inside the staging folder
 BEST = "best.weights.h5"  # ModelCheckpoint's best weights, beside it
 SETTINGS = "settings.json"  # the run's settings, which a resume must match
+PRETRAIN = "pretrain"  # the pre-training phase's own backup and best weights (train.py --pretrain), inside the staging folder
 STATE = "state.json"
 # The attributes of each stateful Keras callback that decide what it does next.
 CALLBACK_STATE = {
@@ -44,17 +45,25 @@ class Snapshot:
     callbacks: dict[str, dict] = field(default_factory=dict)
 
 
+def phase_backup(folder: Path) -> bool:
+    """Whether one training phase saved an epoch in ``folder`` (the staging folder, or its
+    ``PRETRAIN`` folder for the pre-training phase)."""
+    return (folder / BACKUP / STATE).is_file()
+
+
 def has_backup(stage: Path) -> bool:
-    return (stage / BACKUP / STATE).is_file()
+    """Whether the run in ``stage`` saved any epoch, of pre-training or of training."""
+    return phase_backup(stage) or phase_backup(stage / PRETRAIN)
 
 
 def describe(stage: Path) -> str:
-    """'3 completed epochs', for messages."""
+    """'3 completed epochs' (or '2 completed epochs of pre-training'), for messages."""
+    folder, phase = (stage, "") if phase_backup(stage) else (stage / PRETRAIN, " of pre-training")
     try:
-        n = int(json.loads((stage / BACKUP / STATE).read_text())["epoch"])
+        n = int(json.loads((folder / BACKUP / STATE).read_text())["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
         return "a backup"
-    return f"{n} completed epoch{'' if n == 1 else 's'}"
+    return f"{n} completed epoch{'' if n == 1 else 's'}{phase}"
 
 
 def _variables(model) -> list:

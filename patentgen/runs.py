@@ -29,6 +29,7 @@ import numpy as np
 
 from . import corpus, deps, resume
 from .cache import Caches
+from .critic import Critic, Guide
 from .errors import UserError
 from .tokenizer import Tokenizer
 
@@ -54,7 +55,7 @@ def check_destination(out: Path, overwrite: bool) -> None:
         raise UserError(f"run folder {out} already exists; pass --overwrite to replace it or --out to pick another")
 
 
-RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS)  # in the staging folder until the run is complete
+RESUME_STATE = (resume.BACKUP, resume.BEST, resume.SETTINGS, resume.PRETRAIN)  # in the staging folder until the run is complete
 
 
 def partial_folder(out: Path, worker: int = 0) -> Path:
@@ -146,6 +147,14 @@ class Run:
         """The cache weights fitted on validation text at training (``patentgen.cache``); None
         (the network alone) for runs trained before them."""
         return Caches.from_json(self.config["caches"]) if "caches" in self.config else None
+
+    @property
+    def guide(self):
+        """What critic-guided decoding needs (``critic.Guide``), from the critic fitted at
+        training (``config.json`` ``"critic"``); None if the run has none."""
+        if "critic" not in self.config:
+            return None
+        return Guide.of(Critic.from_json(self.config["critic"]), self.lm, self.tokenizer.index)
 
 
 def _require_folder(path: Path) -> None:

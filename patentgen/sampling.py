@@ -2,7 +2,8 @@
 
 Owns how a next word is chosen, keras-hub's design: one class per strategy, built once from a
 *sampler description* (a plain dict, the same for the CLI, the web API and page, the game and the
-benchmarks: ``from_description`` / ``Sampler.description``) and handed to the one decode loop.
+benchmarks: ``from_description`` / ``Sampler.description``; its options and their rules are
+declared once, in ``patentgen.samplerschema``) and handed to the one decode loop.
 
 A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
 ``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
@@ -26,12 +27,15 @@ import numpy as np
 from .config import DEFAULT_SAMPLER
 from .errors import UserError
 from .inference import log_softmax
+from .samplerschema import BY_KEY, check, with_defaults  # noqa: F401 (with_defaults: this module's API too)
 from .tokenizer import BOS_ID, PAD_ID, UNK_ID
 
 DEFAULT = DEFAULT_SAMPLER  # generate.py's and the web page's sampler (patentgen.config)
 
 NextLogits = Callable[[Sequence[int], object], tuple[np.ndarray, object]]
 ALWAYS_BANNED = (PAD_ID, BOS_ID)  # never a word; <unk> is banned too unless the run spells it
+NEVER_CACHED = (PAD_ID, UNK_ID, BOS_ID)  # neither cache copies these: <unk> stands for many words, and the
+# open vocabulary's own copy rule already repeats a rare word of the context
 
 
 def words_of(context: Sequence[int]) -> list[int]:
@@ -92,6 +96,24 @@ class NoRepeatNGram:
 
 
 @dataclass(frozen=True)
+class NoStutter:
+    """Bans every word that would say the text's last 1..``n`` words again right after them
+    ("layer layer", "provided to provided to"), which people almost never write."""
+
+    n: int
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        banned = {history[-k] for k in range(1, self.n + 1)
+                  if len(history) >= 2 * k - 1 and list(history[len(history) - k + 1 :]) == list(history[len(history) - 2 * k + 1 : len(history) - k])}
+        banned.discard(UNK_ID)
+        if not banned:
+            return logits
+        out = logits.copy()
+        out[list(banned)] = -np.inf
+        return out
+
+
+@dataclass(frozen=True)
 class Share:
     """A cache's part of the next word's distribution: ``weight`` of the probability, spread
     over ``ids`` in proportion to ``shares`` (the words the cache holds, each once)."""
@@ -127,7 +149,7 @@ class _Cache:
 class PhraseCache(_Cache):
     """The continuation of a repeated phrase (an n-gram cache, the counterpart of
     ``NoRepeatNGram``): where the last ``context`` words already occurred in the text, the
-    words that followed them there get a share ``weight`` of the probability,
+    words that followed them there (``NEVER_CACHED`` ids left out) get a share ``weight`` of the probability,
     ``(1 - weight) * P_model + weight * share among those followers``. Patent abstracts repeat
     their phrases ("the neural network ... the neural network") more than the model alone does."""
 
@@ -148,7 +170,7 @@ class PhraseCache(_Cache):
                 at = words.index(tail[-1], at + 1, n - 1)  # the phrase would end at `at`
             except ValueError:
                 return found
-            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in ALWAYS_BANNED:
+            if words[at - k + 1 : at + 1] == tail and words[at + 1] not in NEVER_CACHED:
                 found.append(words[at + 1])
 
     def share(self, history: Sequence[int]) -> Share | None:
@@ -165,8 +187,8 @@ class WordCache(_Cache):
     their terms (words are bursty) more than the model predicts. The cache is trusted as it
     fills: with ``n`` cached words, ``w = weight * n / (n + ramp)``. The ``skip_top`` most
     frequent words (punctuation and function words: the ids after the reserved ones, as the
-    vocabulary is sorted by count), reserved ids (``<unk>`` too: the open vocabulary's own copy
-    rule repeats rare words) and the word just written are never cached."""
+    vocabulary is sorted by count), the reserved ids (``NEVER_CACHED``, as for the phrase cache)
+    and the word just written are never cached."""
 
     weight: float
     skip_top: int = 50
@@ -174,7 +196,7 @@ class WordCache(_Cache):
 
     def cached(self, history: Sequence[int]) -> list[int]:
         """The words of the text the cache holds (with repeats)."""
-        last, first = (history[-1] if len(history) else None), 3 + self.skip_top
+        last, first = (history[-1] if len(history) else None), max(NEVER_CACHED) + 1 + self.skip_top  # the reserved ids come first
         return [w for w in history if w >= first and w != last]
 
     def factor(self, n: int) -> float:
@@ -214,15 +236,17 @@ class Sampler:
 
     def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
         """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
-        then the caches mixed in at their fixed shares (temperature does not scale them)."""
+        then the caches mixed in at their shares, scaled down by temperatures below 1 (which
+        would otherwise let the copies of the text's own phrases take over: loops)."""
         logits = self.processed(logits, history, banned)
         with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
             shifted = logits - logits.max()
             tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
         probs = _probs(tempered)
         shares = [found for found in (p.share(history) for p in self.processors if hasattr(p, "mix")) if found is not None]
+        cooled = min(self.temperature, 1.0)  # below temperature 1 the copies shrink with it: a cool text must not loop on them
         for found in shares:
-            probs = found.mix(probs)
+            probs = (found if cooled == 1 else replace(found, weight=found.weight * cooled)).mix(probs)
         if shares:  # bans and no-repeat rules hold for copies too (elsewhere those words have 0 already)
             copied = np.concatenate([found.ids for found in shares])
             probs[copied[~np.isfinite(logits[copied])]] = 0.0
@@ -230,6 +254,20 @@ class Sampler:
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
         return draw(self.distribution(logits, history, banned), rng)
+
+    def decode(self, next_logits: NextLogits, seed_ids: Sequence[int], n_words: int, rng: np.random.Generator,
+               banned: Sequence[int], stop_ids: Sequence[int] = (), lm=None, critic=None) -> list[int]:
+        """Continue ``seed_ids`` (fed once) by up to ``n_words`` ids, one model step per word."""
+        logits, state = next_logits(list(seed_ids), None)
+        history = list(seed_ids)
+        out: list[int] = []
+        while True:
+            word = self.next_id(logits, rng, history, banned)
+            out.append(word)
+            history.append(word)
+            if len(out) == n_words or word in stop_ids:
+                return out
+            logits, state = next_logits([word], state)
 
     def with_temperature(self, temperature: float) -> "Sampler":
         """The same strategy and processors at another temperature (0 gives Greedy)."""
@@ -240,7 +278,7 @@ class Sampler:
         out = {"temperature": self.temperature}
         out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("temperature", "processors")})
         names = {RepetitionPenalty: ("repetition_penalty", "penalty"), NoRepeatNGram: ("no_repeat_ngram", "n"), PhraseCache: ("phrase_cache", "weight"),
-                 WordCache: ("word_cache", "weight")}
+                 WordCache: ("word_cache", "weight"), NoStutter: ("no_stutter", "n")}
         for process in self.processors:
             key, attr = names[type(process)]
             out[key] = getattr(process, attr)
@@ -332,56 +370,80 @@ class Typical(Sampler):
         return out
 
 
-STRATEGIES = (TopK, TopP, MinP, Typical)  # at most one of their options in a description
-OPTIONS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram", "phrase_cache", "word_cache")
+STRATEGIES = {cls.kind: cls for cls in (TopK, TopP, MinP, Typical)}  # samplerschema.STRATEGIES, each with its class
 
 
-def check(desc: dict) -> dict:
-    """A sampler description with every value checked; UserError names the first bad one."""
-    unknown = set(desc) - set(OPTIONS)
-    if unknown:
-        raise UserError(f"unknown sampler option {sorted(unknown)[0]!r}; the options are {', '.join(OPTIONS)}")
-    out = {k: v for k, v in desc.items() if v is not None}
-    rules = {
-        "temperature": (lambda v: v >= 0, "a finite number >= 0 (0 is greedy)"),
-        "top_k": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
-        "top_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "min_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "typical_p": (lambda v: 0 < v <= 1, "in (0, 1]"),
-        "repetition_penalty": (lambda v: v >= 1, "a finite number >= 1 (1 is no penalty)"),
-        "no_repeat_ngram": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
-        "phrase_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
-        "word_cache": (lambda v: 0 <= v < 1, "in [0, 1) (0 is none)"),
-    }
-    for name, value in out.items():
-        ok, need = rules[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-            raise UserError(f"{name.replace('_', '-')} must be {need}, not {value!r}")
-    chosen = [s.kind for s in STRATEGIES if s.kind in out]
-    if len(chosen) > 1:
-        raise UserError(f"choose one of top-k, top-p, min-p and typical-p, not {' and '.join(c.replace('_', '-') for c in chosen)}")
-    return out
+@dataclass(frozen=True)
+class CriticGuided:
+    """Critic-guided decoding (Holtzman et al. 2018): ``base`` writes ``candidates`` clauses at
+    once (the rows of one batch through the model), the run's critics (``patentgen.critic``,
+    trained on human versus generated clauses) score them, and the best one is kept; then the
+    next clause. ``base`` decides everything else (temperature, filter, caches, processors)."""
+
+    base: Sampler
+    candidates: int = 8
+    kind: ClassVar[str] = "critic"
+
+    @property
+    def temperature(self) -> float:
+        return self.base.temperature
+
+    def distribution(self, logits, history=(), banned=()) -> np.ndarray:
+        """The base sampler's next-word distribution (what the candidates are drawn from)."""
+        return self.base.distribution(logits, history, banned)
+
+    def next_id(self, logits, rng, history=(), banned=()) -> int:
+        return self.base.next_id(logits, rng, history, banned)
+
+    def decode(self, next_logits: NextLogits, seed_ids: Sequence[int], n_words: int, rng: np.random.Generator,
+               banned: Sequence[int], stop_ids: Sequence[int] = (), lm=None, critic=None) -> list[int]:
+        from . import critic as critics
+
+        if lm is None or critic is None:
+            raise UserError("critic-guided decoding needs a run with a fitted critic (train.py fits one); "
+                            "drop the critic option, or retrain the run with this version")
+        logits, state = next_logits(list(seed_ids), None)
+        history, out = list(seed_ids), []
+
+        def pick(row_logits, text):
+            return self.base.next_id(row_logits, rng, text, banned)
+
+        while len(out) < n_words:
+            clauses, logps = critics.draw_clauses(lm, logits, state, history, self.candidates, n_words - len(out), pick, critic.ends)
+            chosen = critic.best(clauses, logps, history)
+            stop = next((i for i, w in enumerate(chosen) if w in stop_ids), None)
+            chosen = chosen if stop is None else chosen[: stop + 1]
+            history += chosen
+            out += chosen
+            if stop is not None:
+                break
+            logits, state = next_logits(chosen, state)
+        return out[:n_words]
+
+    def with_temperature(self, temperature: float) -> "CriticGuided":
+        return from_description({**self.description(), "temperature": temperature})
+
+    def description(self) -> dict:
+        return {**self.base.description(), "critic": self.candidates}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in self.description().items())
 
 
-def with_defaults(given: dict, defaults: dict) -> dict:
-    """``given`` options (None: not given) over ``defaults``; a strategy given replaces the
-    default one, and ``"full": True`` asks for none."""
-    given = {k: v for k, v in given.items() if v is not None}
-    full = given.pop("full", False)
-    strategies = [s.kind for s in STRATEGIES]
-    base = {k: v for k, v in defaults.items() if k not in strategies or not (full or set(strategies) & set(given))}
-    return {**base, **given}
-
-
-def from_description(desc: dict | None = None) -> Sampler:
+def from_description(desc: dict | None = None) -> Sampler | CriticGuided:
     """The sampler a description asks for, e.g. ``{"temperature": 0.9, "top_p": 0.95,
-    "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling."""
-    desc = check(dict(desc or {}))
+    "repetition_penalty": 1.2}``; an empty one is plain temperature-1 sampling. ``critic``
+    (K >= 2) wraps it in critic-guided decoding with K candidates per clause."""
+    desc = check(dict(desc or {}))  # the rules: patentgen.samplerschema
+    if desc.get("critic", 0) >= 2:
+        return CriticGuided(from_description({k: v for k, v in desc.items() if k != "critic"}), int(desc["critic"]))
     processors = []
     if desc.get("repetition_penalty", 1) != 1:
         processors.append(RepetitionPenalty(float(desc["repetition_penalty"])))
     if desc.get("no_repeat_ngram"):
         processors.append(NoRepeatNGram(int(desc["no_repeat_ngram"])))
+    if desc.get("no_stutter"):
+        processors.append(NoStutter(int(desc["no_stutter"])))
     if desc.get("word_cache"):  # the caches nest as fitted: (1 - p) * ((1 - w) * model + w * words) + p * phrases
         processors.append(WordCache(float(desc["word_cache"])))
     if desc.get("phrase_cache"):
@@ -389,10 +451,9 @@ def from_description(desc: dict | None = None) -> Sampler:
     temperature = float(desc.get("temperature", 1.0))
     if temperature == 0:
         return Greedy(0.0, tuple(processors))
-    for strategy in STRATEGIES:
-        if strategy.kind in desc:
-            value = desc[strategy.kind]
-            return strategy(temperature, tuple(processors), **{strategy.kind: int(value) if strategy is TopK else float(value)})
+    for kind, strategy in STRATEGIES.items():
+        if kind in desc:
+            return strategy(temperature, tuple(processors), **{kind: BY_KEY[kind].type(desc[kind])})
     return Temperature(temperature, tuple(processors))
 
 
@@ -405,21 +466,15 @@ def generate(
     sampler: Sampler | None = None,
     banned: Sequence[int] = ALWAYS_BANNED + (UNK_ID,),
     stop_ids: Sequence[int] = (),
+    lm=None,
+    critic=None,
 ) -> list[int]:
-    """Continue ``seed_ids`` (fed once) by up to ``n_words`` ids, one model step per word."""
+    """Continue ``seed_ids`` by up to ``n_words`` ids as ``sampler`` decodes (``lm``: the numpy
+    model, for samplers that step several candidates at once; ``critic``: the run's fitted critic)."""
     sampler = sampler or Temperature()
     if n_words <= 0:
         return []
-    logits, state = next_logits(list(seed_ids), None)
-    history = list(seed_ids)
-    out: list[int] = []
-    while True:
-        word = sampler.next_id(logits, rng, history, banned)
-        out.append(word)
-        history.append(word)
-        if len(out) == n_words or word in stop_ids:
-            return out
-        logits, state = next_logits([word], state)
+    return sampler.decode(next_logits, seed_ids, n_words, rng, banned, stop_ids, lm=lm, critic=critic)
 
 
 # ----- scoring ----------------------------------------------------------------------------------

@@ -24,10 +24,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 from starlette.exceptions import HTTPException
 
-from . import generation, sampling
+from . import generation, sampling, samplerschema
 from .corpus import strip_controls
 from .errors import UserError
 from .game import Game
@@ -37,7 +37,7 @@ from .webguard import Busy, Guard, Limits, RateLimited, RateLimits, WorkPool, cl
 
 MAX_SEED_CHARS = 2000
 MAX_WORDS = 200
-MAX_DIVERSITY = 5.0
+MAX_RANDOM_SEED = 2**53 - 1  # the largest whole number a JSON reader that parses numbers as doubles keeps exact
 PAGES = Path(__file__).with_name("pages")
 STATIC = PAGES / "static"  # the pages' scripts and styles, the API page's Swagger UI, the icon
 
@@ -49,11 +49,6 @@ def _whole(value):
 
 
 Int = Annotated[int, BeforeValidator(_whole)]
-PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_whole)]  # the bound first: it reaches the schema of `X | None`
-STRATEGY_FIELDS = ("top_k", "top_p", "min_p", "typical_p")
-# At most one strategy (non-null), in the schema too, so that clients and fuzzers know it.
-ONE_STRATEGY = {"not": {"anyOf": [{"required": [a, b], "properties": {a: {"not": {"type": "null"}}, b: {"not": {"type": "null"}}}}
-                                  for i, a in enumerate(STRATEGY_FIELDS) for b in STRATEGY_FIELDS[i + 1:]]}}
 
 
 class _Body(BaseModel):
@@ -68,35 +63,51 @@ class Guess(_Body):
     option: Int = Field(ge=1, le=3, description="the option the player thinks a human wrote, 1-3")
 
 
-class GenerateRequest(_Body):
-    model_config = ConfigDict(json_schema_extra=ONE_STRATEGY)
+def _sampler_field(option: samplerschema.SamplerOption):
+    """An optional request field for a sampler option: its type and range (in the schema too), its help."""
+    kind = Annotated[option.type, Field(**option.bounds())]  # the bounds first: they reach the schema of `X | None`
+    if option.type is int:
+        kind = Annotated[kind, BeforeValidator(_whole)]
+    default = sampling.DEFAULT.get(option.key)
+    help = f"{option.help}{'; ' + option.note if option.note else ''}" + (f" (default {default})" if default is not None else "")
+    return kind | None, Field(None, description=help)
 
-    seed: str = Field("", max_length=MAX_SEED_CHARS, description="text to continue (control and bidirectional characters are removed)")
-    diversity: float | None = Field(None, ge=0, le=MAX_DIVERSITY, description=f"sampling temperature; 0 is greedy (default {sampling.DEFAULT.get('temperature', 1.0)})")
-    words: Int = Field(50, ge=1, le=MAX_WORDS, description="words to generate")
-    random_seed: Annotated[int, Field(ge=0), BeforeValidator(_whole)] | None = Field(None, description="makes the output repeatable")
-    top_k: PositiveInt | None = Field(None, description="draw only from the K most likely words")
-    top_p: float | None = Field(None, gt=0, le=1, description="nucleus sampling: the most likely words up to this probability")
-    min_p: float | None = Field(None, gt=0, le=1, description="only words at least this share of the most likely one's probability")
-    typical_p: float | None = Field(None, gt=0, le=1, description="locally typical sampling with this probability mass")
-    full: bool = Field(False, description="no top-k/top-p/min-p/typical filter: the whole distribution")
-    repetition_penalty: float | None = Field(None, ge=1, description="divide the logit of every word already in the text by this; 1 is none")
-    no_repeat_ngram: PositiveInt | None = Field(None, description="never repeat an n-gram of this size")
-    phrase_cache: float | None = Field(None, ge=0, lt=1, description="share of probability given to continuing a phrase already in the text; 0 is none")
-    word_cache: float | None = Field(None, ge=0, lt=1, description="share of probability (at most) given to reusing a word of the text; 0 is none")
+
+def _one_strategy() -> dict:
+    """At most one strategy (non-null), and none with ``full``, in the JSON schema too, so that clients and fuzzers know it."""
+    names = [samplerschema.BY_KEY[k].name for k in samplerschema.STRATEGIES]
+    given = lambda name: {name: {"not": {"type": "null"}}}  # noqa: E731
+    pairs = [{"required": [a, b], "properties": {**given(a), **given(b)}} for i, a in enumerate(names) for b in names[i + 1:]]
+    full = [{"required": [samplerschema.FULL, a], "properties": {samplerschema.FULL: {"const": True}, **given(a)}} for a in names]
+    return {"not": {"anyOf": pairs + full}}
+
+
+class SamplerRequest(create_model("SamplerFields", __base__=_Body, **{o.name: _sampler_field(o) for o in samplerschema.OPTIONS})):
+    """The sampler options, built from ``patentgen.samplerschema``: the same as generate.py's flags."""
+
+    model_config = ConfigDict(json_schema_extra=_one_strategy())
+    full: bool = Field(False, description=samplerschema.FULL_HELP)
 
     @model_validator(mode="after")
     def one_strategy(self):
-        chosen = [name for name in STRATEGY_FIELDS if getattr(self, name) is not None]
-        if len(chosen) > 1:
-            raise ValueError(f"choose one of top-k, top-p, min-p and typical-p, not {' and '.join(c.replace('_', '-') for c in chosen)}")
+        try:
+            samplerschema.resolve(self.sampler_options(), {})
+        except UserError as err:
+            raise ValueError(str(err)) from None
         return self
 
+    def sampler_options(self) -> dict:
+        return self.model_dump(include={o.name for o in samplerschema.OPTIONS} | {samplerschema.FULL})
+
     def sampler(self) -> sampling.Sampler:
-        """At most one of top_k, top_p, min_p, typical_p (else 422); unset options take generate.py's defaults."""
-        given = self.model_dump(include=set(sampling.OPTIONS) | {"full", "diversity"})
-        given["temperature"] = given.pop("diversity")
-        return sampling.from_description(sampling.with_defaults(given, sampling.DEFAULT))
+        """Unset options take generate.py's defaults."""
+        return sampling.from_description(samplerschema.resolve(self.sampler_options(), sampling.DEFAULT))
+
+
+class GenerateRequest(SamplerRequest):
+    seed: str = Field("", max_length=MAX_SEED_CHARS, description="text to continue (control and bidirectional characters are removed)")
+    words: Int = Field(50, ge=1, le=MAX_WORDS, description="words to generate")
+    random_seed: Annotated[int, Field(ge=0, le=MAX_RANDOM_SEED), BeforeValidator(_whole)] | None = Field(None, description="makes the output repeatable")
 
 
 class ScoreRequest(_Body):
@@ -195,8 +206,9 @@ def _validation_message(exc: RequestValidationError) -> str:
         return "the request body is not valid JSON"
     if tuple(first.get("loc", ())) == ("body",) and first.get("type") in ("model_attributes_type", "dict_type", "model_type"):
         return "the request body must be a JSON object"
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"
-    return strip_controls(f"{where}: {first.get('msg', 'invalid value').removeprefix('Value error, ')}")
+    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    return strip_controls(f"{where}: {message}" if where else message)  # a rule across fields names its fields itself
 
 
 def _install_error_handlers(app: FastAPI) -> None:

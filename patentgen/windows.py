@@ -139,20 +139,24 @@ class Windows:
         return chunks_dataset(self.chunks, batch_size, seed, first_epoch, epochs)
 
 
-def windows_split(docs: list[np.ndarray], window: int, seed: int, train_share: float = 0.7,
+def windows_split(docs: list[np.ndarray], window: int, seed: int, shares: tuple[float, float] = (0.6, 0.1),
                   spelling: list[np.ndarray] | None = None):
-    """The published protocol: all windows shuffled, then cut ``train_share`` / rest.
+    """The published protocol (all windows shuffled, then cut), with a validation slice of its own.
 
-    Returns (train, validation) Windows, both over all the documents' ids (and ``spelling``, as
-    in ``Windows.from_docs``). Windows of one document land on both sides, so validation scores
-    are optimistic; kept only to reproduce the published figure.
+    Returns (train, validation, test) Windows, all over all the documents' ids (and ``spelling``,
+    as in ``Windows.from_docs``): the first ``shares[0]`` of the shuffled windows train, the next
+    ``shares[1]`` choose checkpoints and fit the caches, the rest (30% by default, the published
+    test share) is reported. Windows of one document land on every side, so the test scores are
+    optimistic; kept only to set beside the published figure.
     """
     whole = Windows.from_docs(docs, window, spelling)
     rng = np.random.default_rng(seed)
     starts = whole.starts[rng.permutation(len(whole.starts))]
     chunks = whole.chunks[rng.permutation(len(whole.chunks))]
-    cut_s, cut_c = int(round(train_share * len(starts))), int(round(train_share * len(chunks)))
-    return (
-        Windows(whole.flat, starts[:cut_s], chunks[:cut_c], window, whole.spelling),
-        Windows(whole.flat, starts[cut_s:], chunks[cut_c:], window, whole.spelling),
-    )
+
+    def cut(n: int) -> tuple[int, int]:
+        return int(round(shares[0] * n)), int(round((shares[0] + shares[1]) * n))
+
+    (s1, s2), (c1, c2) = cut(len(starts)), cut(len(chunks))
+    return tuple(Windows(whole.flat, starts[lo:hi], chunks[clo:chi], window, whole.spelling)
+                 for (lo, hi), (clo, chi) in zip(((0, s1), (s1, s2), (s2, None)), ((0, c1), (c1, c2), (c2, None))))

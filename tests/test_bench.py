@@ -7,28 +7,42 @@ import pytest
 from conftest import run_script
 
 COUNT = {"unigram", "kn-3", "kn-4", "kn-5", "mkn-3", "mkn-4", "mkn-5", "mkn-5 (min count 1)"}
-ROWS = COUNT | {"numpy-rnn", "classic", "classic-windows-split", "default", "default-learned", "gru"}
-FIELDS = {"name", "vocab", "test_ce", "test_open_ce", "net_ce", "test_ppl", "test_acc", "test_top5", "unk_share", "train_seconds",
-          "tokens_per_second", "peak_rss_mb", "gen_ms_per_word"}
+ROWS = COUNT | {"numpy-rnn", "classic", "classic-windows-split", "default", "default-learned", "gru", "default-pretrained",
+                "mkn-5 (+ extra text)"}
+FIELDS = {"name", "vocab", "ce", "open_ce", "cached_ce", "cached_open_ce", "caches", "ppl", "acc", "top5", "unk_share",
+          "train_seconds", "tokens_per_second", "peak_rss_mb", "gen_ms_per_word"}
 
 
 def test_quick_leaderboard(tmp_path, corpus_csv):
-    result = run_script("-m", "bench", "--quick", "--data", str(corpus_csv), "--out", str(tmp_path), timeout=600)
+    import numpy as np
+
+    from conftest import make_abstract, write_csv
+
+    extra = write_csv(tmp_path / "extra.csv", [make_abstract(np.random.default_rng(9)) for _ in range(20)])
+    result = run_script("-m", "bench", "--quick", "--data", str(corpus_csv), "--out", str(tmp_path), "--pretrain", str(extra), timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads((tmp_path / "results.json").read_text())
+    written = json.loads((tmp_path / "results.json").read_text())
+    rows = written["rows"]
     assert {r["name"] for r in rows} == ROWS
     for r in rows:
-        assert set(r) == FIELDS and r["test_ce"] > 0 and 0 <= r["unk_share"] <= 1
-        assert (r["gen_ms_per_word"] is None) == (r["name"] in COUNT) == (r["net_ce"] is None)
+        assert set(r) == FIELDS and r["ce"] > 0 and r["cached_ce"] > 0 and 0 <= r["unk_share"] <= 1
+        assert (r["gen_ms_per_word"] is None) == (r["name"] in COUNT or r["name"] == "mkn-5 (+ extra text)")
         assert r["peak_rss_mb"] > 0 and r["train_seconds"] is not None  # every row measured in its own process
-        # every row has an open-vocabulary CE, above its closed one (the test has <unk> targets)
-        assert r["test_open_ce"] > r["test_ce"]
+        # every row, count rows too, alone and with its caches; an open-vocabulary CE above the closed one
+        assert r["caches"].startswith("phrase ") and r["open_ce"] > r["ce"] and r["cached_open_ce"] > r["cached_ce"]
     by_name = {r["name"]: r for r in rows}
-    assert by_name["kn-3"]["test_ce"] < by_name["unigram"]["test_ce"]
+    assert by_name["kn-3"]["ce"] < by_name["unigram"]["ce"]
+    # like-for-like targets, each with a verdict: alone against alone, cached against cached
+    targets = written["targets"]
+    assert any(t.startswith("default alone ") and " vs mkn-5 alone " in t for t in targets)
+    assert any(t.startswith("default with caches ") and " vs mkn-5 with caches " in t for t in targets)
+    assert all(t.rstrip(")").endswith(("met", "NOT met")) for t in targets)
+    # pre-training judged against the n-gram peer given the same extra text
+    assert any(t.startswith("default-pretrained alone ") and " vs mkn-5 (+ extra text) alone " in t for t in targets)
     own = by_name["mkn-5 (min count 1)"]
     assert own["vocab"] > by_name["mkn-5"]["vocab"] and own["unk_share"] < by_name["mkn-5"]["unk_share"]
     table = (tmp_path / "RESULTS.md").read_text()
-    assert "| default |" in table and "Vocabulary rule" in table and "## Targets" in table
+    assert "| default |" in table and "Vocabulary rule" in table and "## Targets" in table and "Like for like" in table
     assert (tmp_path / "val_ce_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -103,3 +103,16 @@ def test_an_older_run_gets_its_caches_from_the_command(tiny_run, tmp_path):
     cached = runs.load_inference(old)  # the tiny run's own fitted weights may be 0: set some
     with_, without = generation.score_tokens(cached, words).logprobs, generation.score_tokens(before, words).logprobs
     assert with_[-1] > without[-1]  # "the neural network stores the" ... "weight": the phrase cache knows it
+
+
+def test_neither_cache_copies_unk_or_reserved_ids():
+    """One rule for both caches: <unk> (and padding, <s>) is never copied, though it repeats."""
+    from patentgen.tokenizer import PAD_ID, UNK_ID
+
+    history = [70, 71, UNK_ID, 70, 71, PAD_ID, 70, 71, BOS_ID, 72, 70, 71]
+    assert sampling.PhraseCache(0.5).followers(history) == []  # every follower of "70 71" is reserved
+    assert UNK_ID not in sampling.WordCache(0.5, skip_top=0).cached(history)
+    history[2] = 73  # a real word after the phrase is copied
+    assert sampling.PhraseCache(0.5).followers(history) == [73]
+    found = cache.features(np.array([0.1]), [history], [UNK_ID])
+    assert found.p_phrase[0] == 0 and found.p_words[0] == 0  # a <unk> target gets nothing from either cache

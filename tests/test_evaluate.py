@@ -148,12 +148,18 @@ def test_the_run_order_fits_on_validation_and_uses_the_fit_on_test():
     assert figures["caches"]["val_loglik_with"] >= figures["caches"]["val_loglik_without"]
 
 
-def test_the_estimate_is_of_the_right_size():
-    import time
-
+def test_the_estimate_times_the_run_s_own_path_and_extrapolates(monkeypatch):
     lm, sides = LMS["lstm"](), {"val": _windows(9, docs=40), "test": _windows(10, docs=40)}
-    estimate = evaluate.estimate_seconds(lm, sides, probe=64)
-    began = time.perf_counter()
-    evaluate.evaluate_run(lm, sides, fit_caches=True)
-    took = time.perf_counter() - began
-    assert took / 10 < estimate < took * 10  # timing on a shared machine: the order of magnitude
+    calls = []
+    real_map = evaluate._map
+    monkeypatch.setattr(evaluate, "_map", lambda f, items, progress, threads: (calls.append((len(items), threads)), real_map(f, items, progress, threads))[1])
+    monkeypatch.setattr(evaluate, "workers", lambda: 2)
+    estimate = evaluate.estimate_seconds(lm, sides)
+    assert estimate > 0 and calls[0] == (1, 1) and calls[1][1] == 2  # an untimed warm-up, then the run's threads
+    windows = {side: len(w.starts) for side, w in sides.items()}
+    chunks = {side: len(w.chunks) for side, w in sides.items()}
+    assert evaluate.extrapolate(0.01, 0.1, sides) == pytest.approx(0.01 * sum(windows.values()) + 0.1 * sum(chunks.values()))
+    half = {side: windows[side] // 2 for side in windows}
+    sampled = evaluate.extrapolate(0.01, 0.1, sides, sample=min(half.values()))
+    expected = sum((0.01 * windows[s] + 0.1 * chunks[s]) * min(half.values()) / windows[s] for s in sides)
+    assert sampled == pytest.approx(expected)

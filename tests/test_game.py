@@ -161,7 +161,7 @@ def test_game_sampler_and_band_come_from_the_rules():
     play, _, calls = stub_game(rules=game.Rules(low=0.9, high=0.9, sampler={"top_p": 0.5, "repetition_penalty": 1.1}))
     play.new_round(np.random.default_rng(0))
     assert [c[2] for c in calls] == [0.9, 0.9]
-    with pytest.raises(UserError, match="top-p"):
+    with pytest.raises(UserError, match="top_p must be"):
         game.Rules(sampler={"top_p": 2})
 
 

@@ -111,3 +111,23 @@ def test_the_python_api_trains_and_returns_a_generator(tmp_path, corpus_csv, glo
     assert gen.generate("a method for", words=5, random_seed=1).lower().startswith("a method for")
     with pytest.raises(UserError, match="exists"):
         patentgen.train(data=str(corpus_csv), glove_file=str(glove_txt), out=str(out), epochs=1, units=8, window=10)
+
+
+def test_dropout_is_variational_one_mask_per_window():
+    """AWD-LSTM's locked dropout: in training, the same units are dropped at every step of a
+    window (on the embeddings and after each layer), different ones in different windows."""
+    import keras
+
+    from patentgen import models
+
+    model = models.get("lstm").build(40, 6, None, True, 1, 8, 0.5, True, 0.5)
+    for name in ("input_dropout", "dropout_0"):
+        probe = keras.Model(model.inputs, model.get_layer(name).output)
+        ids = np.full((16, 12), 7, np.int32)  # one word repeated: only a mask can differ between steps
+        out = np.asarray(probe(ids, training=True))  # (16, 12, width)
+        zeros = out == 0
+        if name == "input_dropout":
+            assert (zeros == zeros[:, :1]).all()  # the same units dropped at every step of a window
+        else:
+            assert (zeros[:, 1:] | ~zeros[:, :1]).all()  # units dropped at step 0 are dropped at every step
+        assert zeros.any() and not (zeros[:1] == zeros).all()  # something dropped, not the same in every window

@@ -52,6 +52,8 @@ def test_spelling_copies_context_words_at_the_measured_rate_else_rare_words_by_c
     assert spelled["alpha"] / spelled["beta"] == pytest.approx(3, rel=0.12)
     far = Counter(ov.spell("<unk>", ["zorb"] + ["the"] * 5, is_oov, rng) for _ in range(500))
     assert "zorb" not in far  # outside the window: nothing to copy
+    right_after = Counter(ov.spell("<unk>", ["the", "zorb"], is_oov, rng) for _ in range(500))
+    assert "zorb" not in right_after  # never the word just written: no "zorb zorb"
 
 
 def test_char_model_is_a_distribution_over_spellings():

@@ -45,8 +45,8 @@ def test_generate_takes_the_sampler_options_and_gives_a_list_for_several_samples
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"words": 0}, "words must be a whole number"), ({"samples": 1.5}, "samples must be a whole number"),
-     ({"seed": 3}, "seed must be text"), ({"diversity": -1}, "temperature must be"), ({"top_q": 0.5}, "unknown sampler option"),
-     ({"top_k": 5, "top_p": 0.9}, "choose one of")],
+     ({"seed": 3}, "seed must be text"), ({"diversity": -1}, "^diversity must be"), ({"top_k": 2**1024 - 1}, "^top_k must be a whole number"), ({"top_q": 0.5}, "unknown sampler option"),
+     ({"top_k": 5, "top_p": 0.9}, "choose one of"), ({"full": True, "top_k": 5}, "^full means no filter")],
 )
 def test_bad_arguments_raise_a_user_error_that_says_what_to_do(shipped, kwargs, message):
     with pytest.raises(UserError, match=message):

@@ -41,12 +41,13 @@ def reference(tmp_path_factory, corpus_csv):
     return val_losses(out)
 
 
-def start_and_interrupt(corpus_csv, out, sig, after_epochs=2):
-    """Start train.py, wait until ``after_epochs`` are backed up, send ``sig``; returns the process."""
-    cmd = [sys.executable, "train.py", "--data", str(corpus_csv), "--out", str(out), *ARGS]
+def start_and_interrupt(corpus_csv, out, sig, after_epochs=2, extra=(), phase=""):
+    """Start train.py, wait until ``after_epochs`` are backed up (in the ``phase`` folder of the
+    staging folder: "" for training, ``resume.PRETRAIN``), send ``sig``; returns the process."""
+    cmd = [sys.executable, "train.py", "--data", str(corpus_csv), "--out", str(out), *ARGS, *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    state = runs.partial_folder(out) / "backup" / resume.STATE
+    state = runs.partial_folder(out) / phase / "backup" / resume.STATE
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -179,3 +180,22 @@ def test_staging_keeps_an_interrupted_run_only_when_it_has_a_completed_epoch(tmp
         (stage / "weights.npz").write_bytes(b"x")
     assert sorted(p.name for p in out.iterdir()) == ["weights.npz"] and not runs.partial_folder(out).exists()
     shutil.rmtree(out)
+
+
+def test_a_run_killed_while_pretraining_resumes_to_the_same_losses(tmp_path, corpus_csv):
+    from conftest import make_abstract, write_csv
+
+    rng = np.random.default_rng(5)
+    extra = write_csv(tmp_path / "extra.csv", [make_abstract(rng) for _ in range(8)])
+    flags = ["--pretrain", str(extra), "--epochs", "3"]
+    whole = train(corpus_csv, tmp_path / "whole", *flags)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path / "run"
+    proc, _ = start_and_interrupt(corpus_csv, out, signal.SIGKILL, after_epochs=1, extra=flags, phase=resume.PRETRAIN)
+    assert proc.returncode == -signal.SIGKILL and resume.has_backup(runs.partial_folder(out))
+    assert "of pre-training" in resume.describe(runs.partial_folder(out))
+    resumed = train(corpus_csv, out, *flags, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    (history, val_ce), (expected, expected_ce) = val_losses(out), val_losses(tmp_path / "whole")
+    assert len(history) == len(expected) and history == pytest.approx(expected, abs=1e-4)
+    assert val_ce == pytest.approx(expected_ce, abs=1e-4)

@@ -115,16 +115,20 @@ def test_description_round_trips_and_temperature_can_change():
 
 
 @pytest.mark.parametrize("desc, message", [
-    ({"repetition_penalty": 0.9}, "repetition-penalty"),
-    ({"repetition_penalty": math.nan}, "repetition-penalty"),
-    ({"no_repeat_ngram": 0}, "no-repeat-ngram"),
-    ({"top_p": 0}, "top-p"),
-    ({"top_p": 1.5}, "top-p"),
-    ({"temperature": -1}, "temperature"),
-    ({"top_k": 2.5}, "top-k"),
-    ({"top_k": True}, "top-k"),
-    ({"top_k": 5, "top_p": 0.9}, "choose one"),
-    ({"beam": 3}, "unknown sampler option"),
+    ({"repetition_penalty": 0.9}, "repetition_penalty must be a finite number >= 1"),
+    ({"repetition_penalty": math.nan}, "repetition_penalty must be"),
+    ({"no_repeat_ngram": 0}, "no_repeat_ngram must be a whole number from 1 to 1,000"),
+    ({"no_repeat_ngram": 2**1024 - 1}, "no_repeat_ngram must be a whole number"),  # no OverflowError
+    ({"top_k": 10**400}, "top_k must be a whole number from 1 to 1,000,000"),
+    ({"top_k": 1e300}, "top_k must be"),
+    ({"top_p": 0}, r"top_p must be in \(0, 1\]"),
+    ({"top_p": 1.5}, "top_p must be"),
+    ({"temperature": -1}, "temperature must be a number from 0 to 5"),
+    ({"temperature": math.inf}, "temperature must be"),
+    ({"top_k": 2.5}, "top_k must be"),
+    ({"top_k": True}, "top_k must be"),
+    ({"top_k": 5, "top_p": 0.9}, "choose one of top_k, top_p, min_p and typical_p, not top_k and top_p"),
+    ({"beam": 3}, "unknown sampler option 'beam'"),
 ])
 def test_bad_descriptions_are_refused_with_their_name(desc, message):
     with pytest.raises(UserError, match=message):
@@ -179,12 +183,16 @@ def test_word_cache_reuses_the_texts_rarer_words_and_trusts_a_fuller_cache_more(
     assert cache.share([4, 5, top - 1]) is None
 
 
-def test_caches_keep_their_share_at_any_temperature_and_respect_bans():
+def test_caches_shrink_with_temperatures_below_one_and_respect_bans():
     logits = np.r_[[9.0] * 3, 5.0, np.zeros(60)]  # word 3 dominates; 60 is in the text
     history = [60, 61, 62]
-    cold = from_description({"temperature": 0.1, "word_cache": 0.4}).distribution(logits, history, BANNED)
     factor = 2 / 12  # 62 was just written: 60 and 61 are cached
-    assert cold[60:62].sum() == pytest.approx(0.4 * factor, rel=1e-6) and cold[62] < 1e-9  # the model's share is on word 3
+    for temperature, share in ((0.1, 0.1 * 0.4 * factor), (0.5, 0.5 * 0.4 * factor), (1.0, 0.4 * factor), (1.5, 0.4 * factor)):
+        probs = from_description({"temperature": temperature, "word_cache": 0.4}).distribution(logits, history, BANNED)
+        plain = from_description({"temperature": temperature}).distribution(logits, history, BANNED)[60:62].sum()
+        assert probs[60:62].sum() == pytest.approx(share + (1 - share) * plain, rel=1e-9), temperature  # a cool text copies less
+    cold = from_description({"temperature": 0.1, "word_cache": 0.4}).distribution(logits, history, BANNED)
+    assert cold[62] < 1e-9  # the model's share is on word 3
     assert cold[list(BANNED)].sum() == 0
     banned_copy = from_description({"temperature": 1.0, "word_cache": 0.4}).distribution(logits, [UNK_ID, 60], BANNED)
     assert banned_copy[UNK_ID] == 0 and banned_copy.sum() == pytest.approx(1.0)
@@ -197,11 +205,12 @@ def reference_distribution(logits, history, banned, word=0.1, phrase=0.3, skip_t
     logits[list(banned)] = -np.inf
     probs = np.exp(sampling.log_softmax((logits - logits.max()) / temperature))
     cached = [w for w in history if w >= 3 + skip_top and w != history[-1]]
+    word, phrase = word * min(temperature, 1.0), phrase * min(temperature, 1.0)  # copies shrink with a cool text
     if cached:
         b = word * len(cached) / (len(cached) + ramp)
         probs = (1 - b) * probs + b * np.bincount(cached, minlength=len(probs)) / len(cached)
     followers = [history[i + 2] for i in range(len(history) - 2)
-                 if list(history[i : i + 2]) == list(history[-2:]) and history[i + 2] not in (PAD_ID, BOS_ID)]
+                 if list(history[i : i + 2]) == list(history[-2:]) and history[i + 2] not in (PAD_ID, UNK_ID, BOS_ID)]
     if followers:
         probs = (1 - phrase) * probs + phrase * np.bincount(followers, minlength=len(probs)) / len(followers)
     probs[~np.isfinite(logits)] = 0.0
@@ -238,4 +247,62 @@ def test_draw_is_numpys_choice_and_followers_the_plain_scan():
         for _ in range(50):
             history = [int(w) for w in rng.integers(0, 5, rng.integers(0, 40))]
             plain = [history[i + k] for i in range(len(history) - k) if history[i : i + k] == history[len(history) - k :]]
-            assert sampling.PhraseCache(0.5, k).followers(history) == [w for w in plain if w not in (PAD_ID, BOS_ID)]
+            assert sampling.PhraseCache(0.5, k).followers(history) == [w for w in plain if w not in (PAD_ID, UNK_ID, BOS_ID)]
+
+
+# ----- the schema: one declaration per option, from which every caller is built ------------------
+def test_every_option_is_a_flag_a_web_field_and_a_sampler_setting_with_one_range():
+    from patentgen import cli, samplerschema, web
+
+    parser = cli.Parser(prog="t")
+    cli.add_sampler_flags(parser, sampling.DEFAULT)
+    fields = web.GenerateRequest.model_json_schema()["properties"]
+    assert set(sampling.STRATEGIES) == set(samplerschema.STRATEGIES)
+    for option in samplerschema.OPTIONS:
+        inside = option.low + 1 if option.type is int else (option.low + (option.high or option.low + 1)) / 2
+        assert from_description({option.key: inside}).description()[option.key] == inside
+        outside = option.low - 1
+        with pytest.raises(UserError, match=f"^{option.key} must be"):
+            from_description({option.key: outside})
+        with pytest.raises(SystemExit):  # the flag takes the same range
+            parser.parse_args([option.flag, str(outside)])
+        assert getattr(parser.parse_args([option.flag, str(inside)]), option.name) == inside
+        bounds = next(b for b in fields[option.name]["anyOf"] if b.get("type") != "null")  # the web field too
+        assert bounds.get("minimum", bounds.get("exclusiveMinimum")) == option.low
+        if option.type is int:
+            assert bounds["type"] == "integer" and bounds["maximum"] == option.high  # every integer bounded
+
+
+def test_errors_name_an_option_as_its_caller_knows_it():
+    from patentgen import samplerschema as schema
+
+    with pytest.raises(UserError, match=r"^diversity must be a number from 0 to 5 \(0 is greedy\), not -1$"):
+        schema.resolve({"diversity": -1}, sampling.DEFAULT)  # the web API and Python: never "temperature"
+    with pytest.raises(UserError, match="^--diversity must be"):
+        schema.resolve({"diversity": -1}, sampling.DEFAULT, schema.FLAG)
+    with pytest.raises(UserError, match="^full means no filter; drop it or top_k$"):
+        schema.resolve({"full": True, "top_k": 5}, sampling.DEFAULT)
+    with pytest.raises(UserError, match="^--full means no filter; drop it or --top-p$"):
+        schema.resolve({"full": True, "top_p": 0.5}, sampling.DEFAULT, schema.FLAG)
+    with pytest.raises(UserError, match="unknown sampler option 'temperature'; the options are diversity, top_k"):
+        schema.resolve({"temperature": 0.5}, {})
+    assert schema.resolve({"diversity": 0.5, "top_k": 5, "full": False}, {"temperature": 1.0, "top_p": 0.9, "word_cache": 0.1}) == \
+        {"temperature": 0.5, "top_k": 5, "word_cache": 0.1}
+
+
+
+def test_no_stutter_bans_saying_the_last_words_again_at_once():
+    logits = np.zeros(20)
+    stutter = sampling.NoStutter(2)
+    assert np.isneginf(stutter(logits, [5, 6, 7])[7]) and np.isfinite(stutter(logits, [5, 6, 7])[6])  # "7 7"
+    assert np.isneginf(stutter(logits, [4, 6, 5, 6])[5])  # "5 6 5 6": the two-word phrase again
+    assert np.isfinite(sampling.NoStutter(1)(logits, [4, 6, 5, 6])[5])  # only single words at n = 1
+    assert np.isfinite(stutter(logits, [UNK_ID])[UNK_ID])  # <unk> stands for many words
+    sampler = from_description({"temperature": 1.0, "no_stutter": 2})
+    rng = np.random.default_rng(0)
+    for _ in range(30):  # a model that wants to repeat itself never does, back to back
+        history = [int(w) for w in rng.integers(3, 20, 6)]
+        favour = np.full(20, -5.0)
+        favour[history[-1]] = 10.0
+        assert sampler.next_id(favour, rng, history, BANNED) != history[-1]
+    assert sampler.description()["no_stutter"] == 2

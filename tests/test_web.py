@@ -56,7 +56,8 @@ def test_generate_and_score(client):
     chosen = {"seed": "a neural network", "words": 20, "random_seed": 1, "diversity": 1.2, "top_k": 3, "repetition_penalty": 1.5,
               "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
     out = client.post("/api/generate", json=chosen).json()
-    assert out["sampler"] == {"temperature": 1.2, "top_k": 3, "repetition_penalty": 1.5, "no_repeat_ngram": 2, "phrase_cache": 0.2, "word_cache": 0.1}
+    assert out["sampler"] == {"temperature": 1.2, "top_k": 3, "repetition_penalty": 1.5, "no_repeat_ngram": 2, "phrase_cache": 0.2,
+                              "word_cache": 0.1, "no_stutter": 2}  # the default no-stutter rule kept
     words = out["continuation"].lower().replace(".", " .").replace(",", " ,").split()
     bigrams = list(zip(words, words[1:]))
     assert len(bigrams) == len(set(bigrams))  # the no-repeat rule held
@@ -92,7 +93,12 @@ def test_generate_and_score(client):
         ("/api/generate", {"seed": "a", "top_p": "0.9"}, 422, "top_p"),
         ("/api/generate", {"seed": "a", "top_k": True}, 422, "top_k"),
         ("/api/generate", {"seed": "a", "phrase_cache": 1}, 422, "phrase_cache"),
-        ("/api/generate", {"seed": "a", "top_k": 5, "top_p": 0.9}, 422, "choose one of top-k"),
+        ("/api/generate", {"seed": "a", "top_k": 5, "top_p": 0.9}, 422, "choose one of top_k, top_p, min_p and typical_p, not top_k and top_p"),
+        ("/api/generate", {"seed": "a", "full": True, "top_k": 5}, 422, "full means no filter; drop it or top_k"),  # as the CLI refuses it
+        ("/api/generate", {"seed": "a", "top_k": 2**1024 - 1}, 422, "top_k"),  # was a 500 (OverflowError)
+        ("/api/generate", {"seed": "a", "no_repeat_ngram": 2**1024 - 1}, 422, "no_repeat_ngram"),
+        ("/api/generate", {"seed": "a", "top_k": 1e300}, 422, "top_k"),
+        ("/api/generate", {"seed": "a", "random_seed": 2**1024}, 422, "random_seed"),
         ("/api/score", {"text": ""}, 422, "text"),
         ("/api/score", {"text": "y" * 2001}, 422, "2000"),
     ],
@@ -107,6 +113,7 @@ def test_bad_input_gets_a_4xx_json_message(client, path, payload, status, phrase
     assert response.status_code == status, response.text
     message = response.json()["error"]
     assert phrase in message and "Traceback" not in response.text and "\n" not in message
+    assert "--" not in message  # named as the API names it, never as a command-line flag
 
 
 def test_a_guess_on_an_answered_round_is_a_conflict(client):

@@ -58,7 +58,7 @@ def test_tiny_positive_diversities_write_the_greedy_text(tiny_game, tmp_path):
     ("/api/generate", {"seed": 5}, "seed"),
     ("/api/generate", {"full": 1}, "full"),
     ("/api/generate", {"full": "true"}, "full"),
-    ("/api/generate", {"top_p": 0.5, "min_p": 0.1}, "choose one of top-k, top-p, min-p and typical-p"),
+    ("/api/generate", {"top_p": 0.5, "min_p": 0.1}, "choose one of top_k, top_p, min_p and typical_p, not top_p and min_p"),
     ("/api/score", {"text": 5}, "text"),
     ("/api/rounds", {"anything": 1}, "anything"),
     ("/api/rounds", [], "JSON object"),

@@ -36,11 +36,14 @@ def test_datasets_give_integer_targets_of_the_right_shape():
     assert np.array_equal(y.numpy(), x.numpy()[:, -1] + 1)
 
 
-def test_windows_split_is_70_30_and_disjoint():
+def test_windows_split_is_60_10_30_and_disjoint():
     docs = [np.arange(2, 200, dtype=np.int32)]
-    train, val = windows_split(docs, window=4, seed=0)
-    assert len(train.starts) + len(val.starts) == 194 and abs(len(train.starts) - 0.7 * 194) < 1
-    assert not set(train.starts) & set(val.starts)
+    train, val, test = windows_split(docs, window=4, seed=0)
+    sizes = [len(w.starts) for w in (train, val, test)]
+    assert sum(sizes) == 194 and [abs(n - share * 194) < 1 for n, share in zip(sizes, (0.6, 0.1, 0.3))] == [True] * 3
+    sides = [set(w.starts) for w in (train, val, test)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])  # nothing reported was fitted on
+    assert sum(len(w.chunks) for w in (train, val, test)) == len(Windows.from_docs(docs, 4).chunks)
 
 
 class _Uniform:

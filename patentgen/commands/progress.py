@@ -132,9 +132,9 @@ class Stages:
             self.current = None
 
 
-def epoch_progress(epochs: int, quiet: bool, stream: TextIO | None = None):
+def epoch_progress(epochs: int, quiet: bool, label: str = "epoch", stream: TextIO | None = None):
     """A Keras callback that shows each epoch's batches with the time left, and ends it with
-    one line of its figures. An epoch the time budget cut ends at the batches it trained (the
+    one line of its figures ('<label> 3/40: ...'). An epoch the time budget cut ends at the batches it trained (the
     Keras bar jumps to its full count); an epoch Ctrl-C interrupted is said to be dropped, as
     the run drops it (``interrupted``)."""
     import keras
@@ -154,7 +154,7 @@ def epoch_progress(epochs: int, quiet: bool, stream: TextIO | None = None):
             self.epoch, self.seen, self.validating = epoch, 0, False
             self.steps = (self.params or {}).get("steps") or 0
             self.began = time.perf_counter()
-            self.line = Progress(f"epoch {epoch + 1}/{epochs}", "batches", stream, quiet)
+            self.line = Progress(f"{label} {epoch + 1}/{epochs}", "batches", stream, quiet)
 
         def on_train_batch_end(self, batch, logs=None):
             self.seen = batch + 1
@@ -165,7 +165,7 @@ def epoch_progress(epochs: int, quiet: bool, stream: TextIO | None = None):
         def on_test_begin(self, logs=None):
             self.validating = True
             if self.line is not None and self.line.inline:
-                self.line._draw(f"epoch {self.epoch + 1}/{epochs}: {self.seen:,} batches trained, validating")
+                self.line._draw(f"{label} {self.epoch + 1}/{epochs}: {self.seen:,} batches trained, validating")
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -175,7 +175,7 @@ def epoch_progress(epochs: int, quiet: bool, stream: TextIO | None = None):
                        else f"{self.seen:,} batches")
             figures = ", ".join(f"{name} {float(logs[name]):.4f}" for name in ("loss", "val_loss") if name in logs)
             rate = f", learning rate {float(logs['learning_rate']):.3g}" if "learning_rate" in logs else ""
-            text = f"epoch {epoch + 1}/{epochs}: {trained} in {duration(time.perf_counter() - self.began)}; {figures}{rate}"
+            text = f"{label} {epoch + 1}/{epochs}: {trained} in {duration(time.perf_counter() - self.began)}; {figures}{rate}"
             if self.line is not None:
                 self.line.finish(text)
             self.line = None
@@ -186,7 +186,7 @@ def epoch_progress(epochs: int, quiet: bool, stream: TextIO | None = None):
                 return
             where = "while validating" if self.validating else f"after {self.seen:,} of {self.steps:,} batches"
             kept = f"{self.completed} completed epoch{'' if self.completed == 1 else 's'}"
-            self.line.interrupt(f"epoch {self.epoch + 1}/{epochs}: interrupted {where}; dropped, the run keeps its {kept}")
+            self.line.interrupt(f"{label} {self.epoch + 1}/{epochs}: interrupted {where}; dropped, the run keeps its {kept}")
             self.line = None
 
     return EpochProgress()

@@ -47,7 +47,7 @@ def shown_default(f) -> str:
         return "; ".join(f"{kind[f.name] if kind[f.name] is not None else 'none'} {name}" for name, kind in CORPUS_DEFAULTS.items())
     if f.name == "data":
         return str(default_data())
-    if f.metadata.get("action") or f.default in (None, ""):
+    if f.metadata.get("action") or f.default in (None, "", ()):
         return ""
     return str(f.default)
 
@@ -63,8 +63,10 @@ def add_config_flags(p: argparse.ArgumentParser, groups: dict) -> None:
             kwargs.update(action=m["action"], default=f.default)
         else:
             kind = m.get("kind")
-            kwargs.update(default=None if m.get("by") or f.default in (None, "") else f.default,
+            kwargs.update(default=None if m.get("by") or f.default in (None, "", ()) else f.default,
                           type=getattr(cli, kind) if kind else None, metavar=m.get("metavar"))
+            if m.get("nargs"):
+                kwargs["nargs"] = m["nargs"]
             choice = m.get("choices")
             kwargs["choices"] = choices(choice) if isinstance(choice, str) else choice
         if f.name == "arch":
@@ -123,8 +125,12 @@ def parse(argv=None, kind: type = cli.Parser) -> tuple[TrainConfig, Path, argpar
     unused = [flag_of(name) for name in MODEL_SETTINGS if name in given and name not in spec.uses]
     if unused and not a.init_from:
         p.error(f"--arch {spec.name} does not use {', '.join(unused)} ({spec.summary}); drop {'it' if len(unused) == 1 else 'them'}")
-    if not spec.keras and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices or a.init_from):
-        p.error(f"--resume, --init-from, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures, not {spec.name}")
+    if not spec.keras and (a.resume or a.strategy != "default" or a.mixed_precision or a.cpu_devices or a.init_from or a.pretrain):
+        p.error(f"--resume, --init-from, --pretrain, --strategy, --cpu-devices and --mixed-precision work with the Keras architectures, not {spec.name}")
+    if a.pretrain and a.split == "windows":
+        p.error("--pretrain needs held-out documents to keep out of the extra text; use it with --split grouped")
+    if "pretrain_share" in given and not a.pretrain:
+        p.error("--pretrain-share sets how long --pretrain runs; give --pretrain FILE too, or drop it")
     cfg = spec.settle(resolve(a, spec))
     out = Path(a.out) if a.out else models_dir() / (spec.run_name(cfg) if cfg.corpus == "patents" else f"{cfg.corpus}-{spec.run_name(cfg)}")
     if a.init_from and not a.out:
@@ -146,6 +152,7 @@ def resolve(a: argparse.Namespace, spec) -> TrainConfig:
     values["data"] = str(a.data or default_data())
     values["tie_embeddings"] = a.tie_embeddings and not a.freeze_embeddings
     values["init_from"] = str(Path(a.init_from).resolve()) if a.init_from else None
+    values["pretrain"] = tuple(str(Path(f).resolve()) for f in a.pretrain or ())
     return TrainConfig(**values)
 
 
@@ -217,6 +224,8 @@ def main(argv=None, kind: type = cli.Parser) -> int:
 
     if cfg.embeddings == "glove" and cfg.glove_file and not cfg.init_from:
         check_glove_file(cfg.glove_file)  # before the corpus is read
+    for path in cfg.pretrain:
+        corpus.corpus_files(path)  # a missing extra corpus is a one-line error before any slow work
     worker = distribute.worker_index(cfg.strategy)
     runs.check_stage(out, a.overwrite, a.resume, worker)  # cheap checks first
     step = Step()
@@ -254,6 +263,16 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     kept = f"kept from {cfg.init_from}" if source else f"min count {cfg.min_count}"
     log(f"vocabulary: {len(tokenizer)} ids ({kept}), <unk> share of full-context test targets "
         f"{(test.flat[test.starts + cfg.window] == UNK_ID).mean():.2%}")
+    extra = None
+    if cfg.pretrain:
+        from patentgen import pretrain
+
+        step.now = "preparing the pre-training text"
+        held_out = [doc for side in ("val", "test") for doc in prepared.held_out[side]]
+        extra = pretrain.prepare(cfg.pretrain, tokenizer, cfg.corpus, held_out, report=lambda line: log(f"note: {line}"))
+        log(f"pre-training text: {extra.read} documents from {len(cfg.pretrain)} file(s); {extra.removed} removed as "
+            f"near-duplicates of validation or test documents; {len(extra.docs)} kept, {extra.tokens:,} tokens, "
+            f"{extra.unk_share():.1%} <unk> under this vocabulary (it stays the --data training side's)")
     matrix, coverage = None, None
     if source:
         log(f"fine-tuning: starting from the weights of {cfg.init_from} ({cfg.arch}, {cfg.layers} x {cfg.units} units)")
@@ -279,24 +298,28 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         step.now = "training"
         plan = lambda lm: announce_evaluation(cfg, prepared, lm, a, out)  # noqa: E731  before training, from the untrained network
         if setup:
-            lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume, plan)
+            lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume, extra, plan)
         else:
             from patentgen.rnn_numpy import RNNNumpy
 
             plan(RNNNumpy(len(tokenizer), cfg.units, seed=cfg.seed))
             lm, rows, seconds, out_of_time = models.get(cfg.arch).train_numpy(cfg, prepared, stage, log)
-        whole = stopped_by_budget_note(cfg, rows, out_of_time)
+        tuned = [row for row in rows if row.get("phase") != "pretrain"]  # pre-training epochs are counted apart
+        whole = stopped_by_budget_note(cfg, tuned, out_of_time)
         if not chief:
             log(f"worker {worker}: done; worker 0 writes {out}")
             return 0
         step.now = "evaluating the trained model (training had finished)"
-        metrics = run_metrics(cfg, prepared, lm, rows, seconds, out_of_time, coverage)
+        metrics = run_metrics(cfg, prepared, rows, seconds, out_of_time, coverage, extra)
         if not a.no_eval:
             metrics.update(evaluate_run(prepared, lm, a.quiet, a.eval_sample), peak_rss_mb=peak_rss_mb())
+        step.now = "fitting the critics of critic-guided decoding (training had finished)"
+        metrics["critic"] = fit_critic(cfg, prepared, lm)
         step.now = "writing the run folder"
         save_run_files(stage, cfg, prepared, metrics)
     ended = f", stopped by the {cfg.max_minutes:g}-minute budget" if out_of_time else ""
-    log(f"saved {out}: {whole} whole epoch{'' if whole == 1 else 's'}{partial_text(rows)} in {seconds:.0f} s{ended}; "
+    pre = f" after {len(rows) - len(tuned)} epoch{'' if len(rows) - len(tuned) == 1 else 's'} of pre-training" if extra else ""
+    log(f"saved {out}: {whole} whole epoch{'' if whole == 1 else 's'}{partial_text(tuned)}{pre} in {seconds:.0f} s{ended}; "
         + summary(cfg, metrics, out))
     return 0
 
@@ -344,7 +367,7 @@ def resume_hint(stage: Path, args: list[str], doing: str = "training") -> str:
 
 
 def settings(cfg: TrainConfig) -> dict:
-    return {**cfg.to_json(), "data": str(Path(cfg.data).resolve())}
+    return {**cfg.to_json(), "data": str(Path(cfg.data).resolve()), "pretrain": list(cfg.pretrain)}  # as JSON reads it back
 
 
 def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
@@ -362,9 +385,11 @@ def check_settings(stage: Path, cfg: TrainConfig, resuming: bool) -> None:
                         "resume with the same flags, or start again with --overwrite instead of --resume")
 
 
-def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, plan=None):
-    """Build, compile and fit the Keras model under the strategy; save model.keras and
-    weights.npz into ``stage``. ``plan(lm)`` is given the untrained network before training."""
+def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=None, plan=None):
+    """Build, compile and fit the Keras model under the strategy (with ``extra``, the prepared
+    --pretrain text: first on it and the training side, then on the training side alone); save
+    model.keras and weights.npz into ``stage``. ``plan(lm)`` is given the untrained network
+    before training."""
     from patentgen import distribute, models, resume, runs, training
     from patentgen.model import compile_model, export_weights, load_weights
 
@@ -382,7 +407,7 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, plan=Non
         spec = models.get(cfg.arch)
         model = spec.build(
             len(prepared.tokenizer), cfg.embedding_dim, matrix, not cfg.freeze_embeddings,
-            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings,
+            cfg.layers, cfg.units, cfg.dropout, cfg.tie_embeddings, cfg.input_dropout,
         )
         if initial is not None and not resume_run:  # a resumed run loads its own backup instead
             load_weights(model, initial)
@@ -393,18 +418,50 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, plan=Non
             log(f"resuming from {resume.describe(stage)} in {stage}")
         if plan is not None:
             plan(spec.numpy_lm(export_weights(model)))
-        shown = epoch_progress(cfg.epochs, quiet)
+        shown = epoch_progress(cfg.epochs, quiet, "pre-training epoch")
         try:
-            rows, clock = training.fit(
+            rows, schedule, before = pretrain_phase(model, cfg, prepared, stage, schedule, resume_run, extra, shown)
+            shown = epoch_progress(cfg.epochs, quiet)
+            tuned, clock = training.fit(
                 model, prepared.windows["train"], prepared.windows["val"], cfg.arch, stage, schedule,
-                resume_run=resume_run, progress=shown,
+                resume_run=resume_run and resume.phase_backup(stage), progress=shown,
             )
         except KeyboardInterrupt:
             shown.interrupted()
             raise
+        rows += [{**row, "seconds": round(row["seconds"] + before, 2)} for row in tuned] if extra else tuned
+        if extra:
+            training.write_history(stage / "history.csv", rows)
     if setup.chief:
         runs.save_model(stage, model)
-    return spec.numpy_lm(export_weights(model)), rows, clock.elapsed(), clock.out_of_time
+    return spec.numpy_lm(export_weights(model)), rows, before + clock.elapsed(), clock.out_of_time
+
+
+def pretrain_phase(model, cfg, prepared, stage, schedule, resume_run, extra, progress=None):
+    """With --pretrain: fit on the extra text and the training side, within --pretrain-share of
+    the budget (its own early stopping on validation may end it sooner), in ``stage/pretrain``,
+    its epochs shown by ``progress``.
+    Returns its history rows (``phase`` "pretrain"), the schedule left for fine-tuning, and the
+    seconds it took; without --pretrain, nothing to do."""
+    from dataclasses import replace
+
+    from patentgen import pretrain, resume, training
+
+    if extra is None:
+        return [], schedule, 0.0
+    windows = pretrain.pretraining_windows(extra, prepared.windows["train"])
+    budget = schedule.max_minutes * cfg.pretrain_share if schedule.max_minutes else None
+    log(f"pre-training on the extra text and the training side: {windows.targets(cfg.arch):,} targets an epoch"
+        + (f", for at most {budget:g} minutes" if budget else ""))
+    folder = stage / resume.PRETRAIN
+    folder.mkdir(exist_ok=True)
+    rows, clock = training.fit(model, windows, prepared.windows["val"], cfg.arch, folder, replace(schedule, max_minutes=budget),
+                               resume_run=resume_run and resume.phase_backup(folder), progress=progress)
+    before = clock.elapsed()
+    left = max(schedule.max_minutes - before / 60, 1 / 60) if schedule.max_minutes else None
+    log(f"pre-training done: {training.whole_epochs(rows)} whole epochs in {before:.0f} s, best validation loss "
+        f"{min(r['val_loss'] for r in rows):.4f}; fine-tuning on the training side" + (f" for at most {left:.1f} minutes" if left else ""))
+    return [{**row, "phase": "pretrain"} for row in rows], replace(schedule, max_minutes=left), before
 
 
 def peak_rss_mb() -> float:
@@ -469,28 +526,57 @@ def evaluate_run(prepared, lm, quiet: bool = False, sample: int | None = None) -
     return figures
 
 
-def run_metrics(cfg, prepared, lm, rows, seconds, out_of_time, coverage) -> dict:
+def run_metrics(cfg, prepared, rows, seconds, out_of_time, coverage, extra=None) -> dict:
     """What the run folder's metrics.json says of training (the evaluation adds its splits)."""
     from patentgen.training import whole_epochs
 
-    trained = sum(row.get("epoch_fraction", 1.0) for row in rows)  # epochs of training data seen
+    tuned = [row for row in rows if row.get("phase") != "pretrain"]  # the epochs on the --data training side
+    targets = sum(row.get("epoch_fraction", 1.0) for row in tuned) * prepared.windows["train"].targets(cfg.arch)
+    if extra is not None:
+        from patentgen import pretrain
+
+        pre_epochs = sum(row.get("epoch_fraction", 1.0) for row in rows if row.get("phase") == "pretrain")
+        targets += pre_epochs * pretrain.pretraining_windows(extra, prepared.windows["train"]).targets(cfg.arch)
     metrics = {
-        "epochs": len(rows),
-        "whole_epochs": whole_epochs(rows),
-        "best_epoch": 1 + min(range(len(rows)), key=lambda i: rows[i]["val_loss"]),
+        "epochs": len(tuned),
+        "whole_epochs": whole_epochs(tuned),
+        "best_epoch": 1 + min(range(len(tuned)), key=lambda i: tuned[i]["val_loss"]),
         "stopped_by_time_budget": bool(out_of_time),
         "train_seconds": round(seconds, 1),
-        "tokens_per_second": round(prepared.windows["train"].targets(cfg.arch) * trained / seconds, 1),
+        "tokens_per_second": round(targets / seconds, 1),
         "peak_rss_mb": peak_rss_mb(),
         "glove_coverage": coverage.to_json() if coverage else None,
         "split": prepared.summary(),
         "history": rows,
     }
+    if extra is not None:
+        metrics["pretrain"] = {**extra.summary(), "epochs": len(rows) - len(tuned), "whole_epochs": whole_epochs(rows[: len(rows) - len(tuned)]),
+                               "seconds": next((row["seconds"] for row in reversed(rows) if row.get("phase") == "pretrain"), 0.0)}
     if cfg.split == "windows":
-        metrics["note"] = ("published protocol: windows shuffled then split 70/30; 'test' is the validation windows; "
+        metrics["note"] = ("published protocol: windows shuffled then split 60/10/30 (train, validation for checkpoints "
+                           "and caches, test); windows of one document sit on every side; "
                            "open_ce spells <unk> with an open vocabulary fitted on all documents (none is held out), "
                            "so it is optimistic as ce is")
     return metrics
+
+
+def fit_critic(cfg: TrainConfig, prepared, lm) -> dict:
+    """The critics' weights (``patentgen.critic``), learned from human clauses of the training
+    side against clauses of the default sampler written at the same places."""
+    import numpy as np
+
+    from patentgen import critic, pretrain, sampling
+    from patentgen.config import DEFAULT_SAMPLER
+    from patentgen.tokenizer import UNK_ID
+
+    started, rng = time.perf_counter(), np.random.default_rng(cfg.seed)
+    base = sampling.from_description(DEFAULT_SAMPLER)
+    banned = sampling.ALWAYS_BANNED + (() if prepared.tokenizer.emits_unk else (UNK_ID,))
+    found = critic.fit(lm, pretrain.documents(prepared.windows["train"].flat), lambda logits, text: base.next_id(logits, rng, text, banned),
+                       critic.clause_ends(prepared.tokenizer.index), rng)
+    log(f"critics fitted in {time.perf_counter() - started:.0f} s: they tell a held-out human clause from the default "
+        f"sampler's {found.accuracy:.0%} of the time" if found.accuracy is not None else "critics fitted")
+    return found.to_json()
 
 
 def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> None:
@@ -499,7 +585,7 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
         **cfg.to_json(), "corpus_sha256": prepared.corpus_sha256, "documents": prepared.documents,
-        "vocab_size": len(prepared.tokenizer),
+        "vocab_size": len(prepared.tokenizer), "critic": metrics["critic"],
         **({"caches": {k: metrics["caches"][k] for k in ("phrase", "word")}} if "caches" in metrics else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {"patentgen": __version__, "python": sys.version.split()[0],

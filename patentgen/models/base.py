@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 # The model settings (TrainConfig fields) an architecture may read; each says which it does.
-MODEL_SETTINGS = ("embeddings", "glove_file", "embedding_dim", "freeze_embeddings", "layers", "units", "dropout", "tie_embeddings")
+MODEL_SETTINGS = ("embeddings", "glove_file", "embedding_dim", "freeze_embeddings", "layers", "units", "dropout", "input_dropout",
+                  "tie_embeddings")
 
 
 class Architecture:
@@ -39,7 +40,7 @@ class Architecture:
 
     def build(self, vocab_size: int, embedding_dim: int = 50, matrix: np.ndarray | None = None,
               trainable_embeddings: bool = True, layers_count: int = 1, units: int = 256,
-              dropout: float = 0.0, tie: bool = True):
+              dropout: float = 0.0, tie: bool = True, input_dropout: float = 0.0):
         """The Keras model: ids (B, T) int32 -> logits (B, T, V), or (B, V) for window models."""
         raise NotImplementedError(f"{self.name} is not a Keras architecture")
 
@@ -69,11 +70,11 @@ class RecurrentStack(Architecture):
     cell: type = object  # the numpy cell: (kernel, recurrent_kernel, bias) -> run(x, state), zero_state, units
 
     def build(self, vocab_size, embedding_dim=50, matrix=None, trainable_embeddings=True, layers_count=1,
-              units=256, dropout=0.0, tie=True):
+              units=256, dropout=0.0, tie=True, input_dropout=0.0):
         from ..model import every_position_model
 
         return every_position_model(vocab_size, lambda i: self.layer(units, f"{self.name}_{i}"), self.name,
-                                    embedding_dim, matrix, trainable_embeddings, layers_count, dropout, tie)
+                                    embedding_dim, matrix, trainable_embeddings, layers_count, dropout, tie, input_dropout)
 
     def numpy_lm(self, weights):
         from ..inference import NumpyLM, recurrent_stack

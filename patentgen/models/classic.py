@@ -18,11 +18,11 @@ class Classic(Architecture):
     summary = "classic: the published LSTM(64)-Dense(128) predicting the word after each window"
     defaults = {"learning_rate": 3e-3}
     uses = frozenset({"embeddings", "glove_file", "embedding_dim", "freeze_embeddings"})
-    fixed = {"units": UNITS, "layers": 1, "dropout": DROPOUT, "tie_embeddings": False}
+    fixed = {"units": UNITS, "layers": 1, "dropout": DROPOUT, "input_dropout": 0.0, "tie_embeddings": False}
     every_position = False
 
     def build(self, vocab_size, embedding_dim=50, matrix=None, trainable_embeddings=True, layers_count=1,
-              units=UNITS, dropout=DROPOUT, tie=False):
+              units=UNITS, dropout=DROPOUT, tie=False, input_dropout=0.0):
         """ids (B, T) -> logits (B, V); the shape arguments are fixed by the design and not read."""
         import keras
         from keras import layers

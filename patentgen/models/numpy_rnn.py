@@ -22,7 +22,7 @@ class NumpyRNN(Architecture):
     summary = "numpy-rnn: the reference vanilla RNN, trained by SGD with truncated BPTT"
     defaults = {"units": 100, "learning_rate": 0.005}
     uses = frozenset({"units"})
-    fixed = {"embeddings": "learned", "glove_file": None, "freeze_embeddings": False, "layers": 1, "dropout": 0.0,
+    fixed = {"embeddings": "learned", "glove_file": None, "freeze_embeddings": False, "layers": 1, "dropout": 0.0, "input_dropout": 0.0,
              "tie_embeddings": False}
     keras = False
     files = ("weights.npz",)
