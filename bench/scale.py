@@ -1,4 +1,4 @@
-"""Scale: how preparing, training and the Kneser-Ney baseline grow with the corpus.
+"""Scale: how preparing, training, evaluating and the Kneser-Ney baseline grow with the corpus.
 
     python -m bench.scale [--data ../shared/data/patents/neural_network_patent_query.csv]
                           [--sizes 3522,10000,30000,100000] [--work /tmp/patentgen-scale] [--out bench]
@@ -15,6 +15,11 @@ so its time and peak memory (VmHWM) are its alone:
 * ``cached``: the same preparation again, from the cache;
 * ``train``: the default LSTM on the memory-mapped training windows: 20 batches to warm up, then
   ``--train-batches`` timed; reported per million training tokens;
+* ``evaluate``: the evaluation ``train.py`` runs after training (``evaluate.evaluate_run``: the
+  caches fitted on the validation split in the pass that scores it, then the test split), with
+  an untrained network of the default recipe's shape (a trained one costs the same), on the first
+  ``--eval-windows`` windows of each split (and the same share of their chunks), timed, and
+  extrapolated to every window as the train stage is to an epoch;
 * ``kn``: Kneser-Ney 5 fitted on the training ids and scored on the test side's full-context
   targets; the fit's processor time split into user (the counting itself) and system (mostly
   the kernel backing the fresh memory the fit touches).
@@ -47,7 +52,7 @@ import numpy as np
 from patentgen import pipeline
 from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 
-STAGES = ("prepare", "cached", "train", "kn")
+STAGES = ("prepare", "cached", "train", "evaluate", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
 PROBE_PAGES = ("numpy", "small")  # numpy's huge page advice as it is, and turned off
@@ -233,6 +238,28 @@ def stage_train(cfg: TrainConfig, batches: int) -> dict:
             "tokens_per_second": round(tokens / seconds, 1), "peak_mb": peak_mb()}
 
 
+def stage_evaluate(cfg: TrainConfig, windows: int) -> dict:
+    from bench.evaluation import random_default_lm
+    from patentgen import evaluate
+    from patentgen.windows import Windows
+
+    prepared, _, _ = pipeline.prepare_corpus(cfg)
+    sides, total = {}, 0
+    for side in ("val", "test"):
+        found = prepared.windows[side]
+        share = min(1.0, windows / max(len(found.starts), 1))
+        sides[side] = Windows(found.flat, found.starts[:windows], found.chunks[: int(round(len(found.chunks) * share))], found.window,
+                              found.spelling)
+        total += len(found.starts)
+    lm = random_default_lm(len(prepared.tokenizer), cfg.units, cfg.embedding_dim)
+    started = time.perf_counter()
+    evaluate.evaluate_run(lm, sides, fit_caches=True)
+    seconds, measured = time.perf_counter() - started, sum(len(w.starts) for w in sides.values())
+    return {"windows": total, "measured_windows": measured, "seconds": round(seconds, 2),
+            "seconds_per_million_windows": round(seconds * 1e6 / measured, 1), "all_seconds": round(seconds * total / measured, 1),
+            "threads": evaluate.workers(), "peak_mb": peak_mb()}
+
+
 def stage_kn(cfg: TrainConfig) -> dict:
     from patentgen import ngram
     from patentgen.tokenizer import BOS_ID
@@ -267,9 +294,10 @@ def stage_touch(megabytes: int, pages: str) -> dict:
             "seconds_per_gb": round(seconds * 1024 / megabytes, 2)}
 
 
-def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, probe_mb: int = 0, pages: str = "numpy") -> dict:
+def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, probe_mb: int = 0, pages: str = "numpy",
+              eval_windows: int = 30000) -> dict:
     cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--data", str(data), "--train-batches", str(batches),
-           "--window", str(window), "--probe-mb", str(probe_mb), "--probe-pages", pages]
+           "--window", str(window), "--probe-mb", str(probe_mb), "--probe-pages", pages, "--eval-windows", str(eval_windows)]
     env = {**os.environ, "PATENTGEN_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -299,6 +327,7 @@ MEASURES = {
     "prepare (all)": lambda r: r["prepare"]["seconds"],
     "from the cache": lambda r: r["cached"]["seconds"],
     "train, s per 1M tokens x tokens": lambda r: r["train"]["seconds_per_million_tokens"] * r["prepare"]["train_tokens"] / 1e6,
+    "evaluate both splits": lambda r: r["evaluate"]["all_seconds"],
     "kn-5 fit": lambda r: r["kn"]["fit_seconds"],
     "kn-5 test": lambda r: r["kn"]["test_seconds"],
 }
@@ -329,18 +358,35 @@ def processor_time(rows: list[dict], probes: list[dict], low: int, high: int) ->
     return lines
 
 
+def evaluation_lines(rows: list[dict]) -> list[str]:
+    """What the evaluation after training costs beside one epoch of training, at every size."""
+    lines = ["", "The evaluation after training (caches fitted on validation, both splits scored; timed on the first "
+             "windows of each split, as noted, and extrapolated to all of them, as training is from its timed batches), "
+             "against one epoch of training:", ""]
+    for r in rows:
+        e = r["evaluate"]
+        epoch = r["train"]["seconds_per_million_tokens"] * r["prepare"]["train_tokens"] / 1e6
+        lines.append(f"- {r['size']:,} abstracts: {e['windows']:,} windows, {e['all_seconds']:,.1f} s ({e['measured_windows']:,} "
+                     f"timed in {e['seconds']:.1f} s on {e['threads']} threads), {e['all_seconds'] / epoch:.2f} of an epoch's "
+                     f"{epoch:,.0f} s; {e['all_seconds'] / (TrainConfig.max_minutes * 60):.1%} of the default "
+                     f"{TrainConfig.max_minutes:g}-minute budget")
+    return lines
+
+
 def markdown(rows: list[dict], command: str, low: int, high: int, probes: list[dict]) -> str:
     header = ["abstracts", "synthetic", "tokens", "groups", "vocabulary", *PREPARE_LAPS, "prepare s", "prepare MB", "cached s",
-              "cached MB", "train s/1M tokens", "train MB", "kn-5 fit s", "kn-5 test s", "kn-5 CE", "kn-5 MB"]
+              "cached MB", "train s/1M tokens", "train MB", "eval windows", "eval s/1M windows", "eval s", "eval MB",
+              "kn-5 fit s", "kn-5 test s", "kn-5 CE", "kn-5 MB"]
     lines = ["# Scale", "", f"Written by `{command}` on {time.strftime('%Y-%m-%d')}; 2 CPU cores. "
              "Abstracts beyond the real file's are synthetic (90% sampled from the shipped model, "
              "10% near-duplicate copies with small edits); each stage ran in a process of its own.", "",
              "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in rows:
-        p, c, t, k = r["prepare"], r["cached"], r["train"], r["kn"]
+        p, c, t, e, k = r["prepare"], r["cached"], r["train"], r["evaluate"], r["kn"]
         cells = [f"{r['size']:,}", f"{r['synthetic']:,}", f"{p['tokens']:,}", f"{p['groups']:,}", f"{p['vocab']:,}",
                  *(f"{p['laps'].get(name, 0):.2f}" for name in PREPARE_LAPS), f"{p['seconds']:.1f}", f"{p['peak_mb']:,.0f}",
                  f"{c['seconds']:.2f}", f"{c['peak_mb']:,.0f}", f"{t['seconds_per_million_tokens']:.1f}", f"{t['peak_mb']:,.0f}",
+                 f"{e['windows']:,}", f"{e['seconds_per_million_windows']:,.0f}", f"{e['all_seconds']:,.1f}", f"{e['peak_mb']:,.0f}",
                  f"{k['fit_seconds']:.1f}", f"{k['test_seconds']:.1f}", f"{k['test_ce']:.4f}", f"{k['peak_mb']:,.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Log-log slope of time against tokens between {low:,} and {high:,} abstracts (target <= {SLOPE_TARGET}):", ""]
@@ -348,6 +394,7 @@ def markdown(rows: list[dict], command: str, low: int, high: int, probes: list[d
         measured = slope(rows, value, low, high)
         verdict = "" if measured is None else (" (met)" if measured <= SLOPE_TARGET else " (NOT met)")
         lines.append(f"- {name}: {measured}{verdict}")
+    lines += evaluation_lines(rows)
     lines += processor_time(rows, probes, low, high)
     big = next((r for r in rows if r["size"] == high), None)
     if big:
@@ -356,6 +403,7 @@ def markdown(rows: list[dict], command: str, low: int, high: int, probes: list[d
                   ("prepare from the cache", big["cached"]["seconds"], TARGETS["cached_seconds"], "s"),
                   ("peak memory preparing", big["prepare"]["peak_mb"], TARGETS["prepare_mb"], "MB"),
                   ("peak memory training", big["train"]["peak_mb"], TARGETS["train_mb"], "MB"),
+                  ("peak memory evaluating", big["evaluate"]["peak_mb"], TARGETS["train_mb"], "MB"),
                   ("peak memory Kneser-Ney 5", big["kn"]["peak_mb"], TARGETS["kn_mb"], "MB")]
         lines += [f"- {name}: {value:,.1f} {unit} (target <= {target:,} {unit}: {'met' if value <= target else 'NOT met'})"
                   for name, value, target, unit in checks]
@@ -390,6 +438,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent), help="where results go (default: bench/)")
     p.add_argument("--train-batches", type=int, default=150, help="timed training batches per size (default: %(default)s)")
     p.add_argument("--window", type=int, default=TrainConfig.window, help="words of context per window (default: %(default)s)")
+    p.add_argument("--eval-windows", type=int, default=30000,
+                   help="windows of each held-out split the evaluate stage times (default: %(default)s)")
     p.add_argument("--probes", default="100,1000",
                    help="megabytes of fresh memory the memory probe writes, each in a new process (default: %(default)s)")
     p.add_argument("--stage", choices=(*STAGES, "touch"), help=argparse.SUPPRESS)  # one stage, in this process (used by the bench itself)
@@ -400,6 +450,7 @@ def main(argv=None) -> int:
     if args.stage:
         run = {"prepare": stage_prepare, "cached": stage_prepare, "kn": stage_kn,
                "train": lambda cfg: stage_train(cfg, args.train_batches),
+               "evaluate": lambda cfg: stage_evaluate(cfg, args.eval_windows),
                "touch": lambda cfg: stage_touch(args.probe_mb, args.probe_pages)}[args.stage]
         print(json.dumps(run(cfg)))
         return 0
@@ -416,7 +467,7 @@ def main(argv=None) -> int:
             shutil.rmtree(cache)
         row = {"size": size, "synthetic": max(size - real, 0), "file": str(files[size])}
         for stage in STAGES:
-            row[stage] = run_stage(stage, files[size], cache, args.train_batches, args.window)
+            row[stage] = run_stage(stage, files[size], cache, args.train_batches, args.window, eval_windows=args.eval_windows)
             print(f"{size:>7,} abstracts  {stage:8s} {json.dumps(row[stage])}", flush=True)
         rows.append(row)
     sizes_mb = [int(mb) for mb in args.probes.split(",") if mb]

@@ -23,13 +23,14 @@ before them (the shipped model was upgraded that way); ``train.py`` fits them it
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
 from . import cli
-from .inference import log_softmax
+from .inference import log_softmax, window_logits
 from .sampling import PhraseCache, WordCache, words_of
 
 PHRASE_GRID = np.round(np.arange(0.0, 0.8, 0.025), 3)
@@ -92,25 +93,90 @@ class Features:
     p_words: np.ndarray
     word_factor: np.ndarray
 
+    @classmethod
+    def concat(cls, parts: Sequence["Features"]) -> "Features":
+        """The features of several blocks of windows, in order."""
+        names = ("p_net", "p_phrase", "has_phrase", "p_words", "word_factor")
+        return cls(*(np.concatenate([getattr(p, n) for p in parts]) if parts else np.zeros(0) for n in names))
+
     def loglik(self, phrase: float, word: float) -> float:
         """Mean log-likelihood per target of the mixture with these weights."""
         a, b = np.where(self.has_phrase, phrase, 0.0), word * self.word_factor
         return float(np.mean(np.log((1 - a) * ((1 - b) * self.p_net + b * self.p_words) + a * self.p_phrase)))
 
 
+def held(history: Sequence[int]) -> tuple[list[int], list[int]]:
+    """What the two caches hold after ``history`` whatever their weights: the phrase cache's
+    followers and the word cache's words (with repeats). ``Caches.mix`` with non-zero weights
+    spreads its shares over exactly these; ``features`` and ``Held`` read them from here."""
+    phrases, words = PhraseCache(1.0), WordCache(1.0)
+    return (phrases.followers(history) if len(history) > phrases.context else []), words.cached(history)
+
+
 def features(p_net: np.ndarray, histories: Sequence[Sequence[int]], targets: Sequence[int]) -> Features:
     """``p_net`` (N,): the network's probability of each target after its history. Only each
     target's share is counted, not whole distributions, so fitting is quick."""
     p_phrase, has_phrase, p_words, factor = (np.zeros(len(targets)) for _ in range(4))
-    phrases, words = PhraseCache(1.0), WordCache(1.0)
     for n, (past, target) in enumerate(zip(histories, targets)):
-        followers = phrases.followers(past) if len(past) > phrases.context else []
+        followers, cached = held(past)
         if followers:
             has_phrase[n], p_phrase[n] = 1.0, followers.count(target) / len(followers)
-        cached = words.cached(past)
         if cached:
-            factor[n], p_words[n] = words.factor(len(cached)), cached.count(target) / len(cached)
+            factor[n], p_words[n] = WordCache(1.0).factor(len(cached)), cached.count(target) / len(cached)
     return Features(np.asarray(p_net, np.float64), p_phrase, has_phrase.astype(bool), p_words, factor)
+
+
+@dataclass(frozen=True)
+class Held:
+    """What the caches hold after each of B windows, weight-free, as flat arrays of M entries:
+    per window the distinct ids either cache holds, and its target (first). With the network's
+    probability of each entry, the mixture of any weights is known exactly at every id that
+    differs from the network scaled (``mixed``), which is all a rank needs (``evaluate``)."""
+
+    rows: np.ndarray  # (M,) int64: the window of each entry
+    ids: np.ndarray  # (M,) int64
+    is_target: np.ndarray  # (M,) bool: the window's target (one entry per window)
+    word_share: np.ndarray  # (M,) float64: the id's share of the word cache's words (0 if none)
+    phrase_share: np.ndarray  # (M,) float64: the id's share of the phrase cache's followers
+    word_factor: np.ndarray  # (B,) float64: WordCache.factor of its words, 0 where it holds none
+    has_phrase: np.ndarray  # (B,) bool
+
+    @classmethod
+    def of(cls, contexts: np.ndarray, targets: np.ndarray) -> "Held":
+        """contexts (B, T) ids, targets (B,)."""
+        rows, ids, word_share, phrase_share = [], [], [], []
+        factor, has_phrase = np.zeros(len(targets)), np.zeros(len(targets), bool)
+        for row, (context, target) in enumerate(zip(contexts.tolist(), targets.tolist())):
+            followers, cached = held(words_of(context))
+            entries = {target: [0.0, 0.0]}  # id -> [word share, phrase share]; the target first
+            for words, slot in ((cached, 0), (followers, 1)):
+                for word, count in Counter(words).items():
+                    entries.setdefault(word, [0.0, 0.0])[slot] = count / len(words)
+            if cached:
+                factor[row] = WordCache(1.0).factor(len(cached))
+            has_phrase[row] = bool(followers)
+            rows += [row] * len(entries)
+            ids += entries
+            for shares in entries.values():
+                word_share.append(shares[0])
+                phrase_share.append(shares[1])
+        rows = np.asarray(rows, np.int64)
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
+        return cls(rows, np.asarray(ids, np.int64), first, np.asarray(word_share), np.asarray(phrase_share), factor, has_phrase)
+
+    def features(self, p_entries: np.ndarray) -> Features:
+        """``features`` of the windows, from the network's probability of each entry (M,)."""
+        t = self.is_target
+        return Features(p_entries[t], self.phrase_share[t], self.has_phrase, self.word_share[t], self.word_factor)
+
+    def weights(self, caches: "Caches") -> tuple[np.ndarray, np.ndarray]:
+        """Per window, the phrase and word cache's share of the mixture (a, b): 0 where empty."""
+        return np.where(self.has_phrase, caches.phrase, 0.0), caches.word * self.word_factor
+
+    def mixed(self, p_entries: np.ndarray, caches: "Caches") -> np.ndarray:
+        """The mixture's probability of each entry (M,), in ``Caches.mix``'s order of operations."""
+        a, b = (w[self.rows] for w in self.weights(caches))
+        return (1 - a) * ((1 - b) * p_entries + b * self.word_share) + a * self.phrase_share
 
 
 def window_features(lm, flat: np.ndarray, starts: np.ndarray, window: int, batch: int = 256) -> Features:
@@ -120,7 +186,7 @@ def window_features(lm, flat: np.ndarray, starts: np.ndarray, window: int, batch
     for i in range(0, len(starts), batch):
         part = starts[i : i + batch]
         contexts, goal = flat[part[:, None] + offsets], flat[part + window]
-        logp = log_softmax(np.asarray(lm.last_logits(contexts), np.float64))
+        logp = log_softmax(np.asarray(window_logits(lm, flat, part, window), np.float64))
         p_net.append(np.exp(logp[np.arange(len(goal)), goal]))
         histories += [words_of(c) for c in contexts]
         targets += [int(t) for t in goal]
@@ -135,7 +201,8 @@ def fit(found: Features, phrase_grid=PHRASE_GRID, word_grid=WORD_GRID) -> tuple[
 
 
 def fit_windows(lm, windows) -> tuple[Caches, float, float]:
-    """``fit`` on every full-context window of ``windows`` (a ``windows.Windows``: validation text)."""
+    """``fit`` on every full-context window of ``windows`` (a ``windows.Windows``: validation text);
+    ``evaluate.evaluate_split(..., fit_caches=True)`` fits the same weights while it scores them."""
     return fit(window_features(lm, windows.flat, windows.starts, windows.window))
 
 
@@ -145,15 +212,12 @@ def main(argv=None) -> int:
     args = cli.upgrade_args('python -m patentgen.cache', "Fit a run's caches on its validation split and store them in the run folder.", argv)
     run = runs.load_inference(args.model)
     windows = {side: runs.split_windows(run, side, args.data) for side in ("val", "test")}
-    caches, with_, without = fit_windows(run.lm, windows["val"])
-    metrics = dict(run.metrics)
-    for side, found in windows.items():
-        metrics[side] = {**metrics.get(side, {}), "cached": evaluate.evaluate_windows(run.lm, found, caches=caches)["cached"]}
-    runs.write_json(run.path / "metrics.json", metrics)
-    runs.write_json(run.path / "config.json", {**run.config, "caches": caches.to_json()})
-    test = metrics["test"]
-    print(f"{run.path}: phrase cache {caches.phrase}, word cache {caches.word} (validation log-likelihood per word "
-          f"{without:.4f} -> {with_:.4f}); test cross-entropy {test['full_context']['ce']:.4f} -> {test['cached']['ce']:.4f}")
+    figures = evaluate.evaluate_run(run.lm, windows, fit_caches=True)
+    runs.record_evaluation(run, figures)
+    caches, test = figures["caches"], figures["test"]
+    print(f"{run.path}: phrase cache {caches['phrase']}, word cache {caches['word']} (validation log-likelihood per word "
+          f"{caches['val_loglik_without']:.4f} -> {caches['val_loglik_with']:.4f}); test cross-entropy "
+          f"{test['full_context']['ce']:.4f} -> {test['cached']['ce']:.4f}")
     return 0
 
 

@@ -87,10 +87,42 @@ class NumpyLM:
         hidden, _ = self.hidden(ids)
         return self.logits(hidden[:, -1])
 
+    def window_hidden(self, flat: np.ndarray, starts: np.ndarray, window: int, sequences: bool = False) -> np.ndarray:
+        """The top recurrent output after each window ``flat[s : s + window]`` (s in ``starts``),
+        each run from the zero state as ``hidden`` runs it: (B, units); with ``sequences`` the
+        top outputs at every step, (B, window, units). The evaluation's fast
+        path: the words the windows share (neighbouring windows share all but one) are embedded
+        and projected through the first layer's input kernel once, not once per window; each
+        cell's ``scan`` then does one matmul, one gather and in-place gate updates per step."""
+        positions = starts[:, None] + np.arange(window)  # (B, T)
+        used, index = np.unique(positions, return_inverse=True)  # the words the windows read, once each
+        x = self.embeddings[flat[used]]  # (N, E)
+        index = index.reshape(positions.shape)
+        for depth, cell in enumerate(self.cells):
+            top = depth == len(self.cells) - 1
+            out = cell.scan(cell.project(x), index, sequences=sequences or not top)  # (B, T, u), or (B, u) at the top
+            if not top:
+                x, index = out.reshape(-1, cell.units), np.arange(out.shape[0] * window).reshape(positions.shape)
+        return out
+
+    def window_logits(self, flat: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+        """``last_logits`` of the windows ``flat[s : s + window]``, from ``window_hidden``: (B, V)."""
+        if not all(hasattr(cell, "scan") for cell in self.cells):
+            return self.last_logits(flat[starts[:, None] + np.arange(window)])
+        return self.logits(self.window_hidden(flat, starts, window))
+
     def next_logits(self, ids, state: State | None = None):
         """Decode protocol: feed ``ids`` (one or more, 1-D) after ``state``; logits (V,), state."""
         hidden, state = self.hidden(np.asarray(ids, dtype=np.int64)[None, :], state)
         return self.logits(hidden[0, -1]), state
+
+
+def window_logits(lm, flat: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """The logits (B, V) after each window ``flat[s : s + window]`` of any model: the numpy
+    networks' ``window_logits`` where it has one, else ``last_logits`` of the gathered windows."""
+    if hasattr(lm, "window_logits"):
+        return lm.window_logits(flat, starts, window)
+    return lm.last_logits(flat[starts[:, None] + np.arange(window)])
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

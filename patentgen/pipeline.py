@@ -47,11 +47,13 @@ def _encode(tokenizer: Tokenizer, doc: list[str]) -> np.ndarray:
 
 
 class Laps:
-    """Seconds per stage: ``laps(name)`` ends the stage that began at the previous call."""
+    """Seconds per stage: ``laps(name)`` ends the stage that began at the previous call.
+    ``progress(stage, done, total)``, if given, hears how far the long stages are."""
 
-    def __init__(self):
+    def __init__(self, progress=None):
         self.seconds: dict[str, float] = {}
         self._last = time.perf_counter()
+        self.progress = progress or (lambda stage, done, total: None)
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
@@ -64,9 +66,14 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
     the vocabulary and text rules of the run it starts from), encode and cut windows; ``laps``
     gets the time of each stage (clean+tokenise, group+split, vocabulary, encode+windows)."""
     lap = laps or (lambda name: None)
+    tick = laps.progress if laps else (lambda stage, done, total: None)
     lower = lowercase(cfg) if tokenizer is None else tokenizer.lower
     state = corpus.fit_state(cfg.corpus, texts) if tokenizer is None else tokenizer.state
-    tokens = [corpus.text_tokens(text, cfg.corpus, lower, state) for text in texts]
+    tokens = []
+    for n, text in enumerate(texts, 1):
+        tokens.append(corpus.text_tokens(text, cfg.corpus, lower, state))
+        if n % 1000 == 0 or n == len(texts):
+            tick("cleaning and tokenising", n, len(texts))
     lap("clean+tokenise")
     if sum(len(doc) for doc in tokens) <= cfg.window:
         raise UserError(
@@ -92,11 +99,13 @@ def prepare(cfg: TrainConfig, texts: list[str], tokenizer: Tokenizer | None = No
         tokenizer = Tokenizer.fit((tokens[i] for i in split.train), cfg.corpus, lower, cfg.min_count, cfg.max_vocab, state)
         tokenizer = openvocab.attach(tokenizer, [tokens[i] for i in split.train], [tokens[i] for i in split.side("val")], cfg.window)
     lap("vocabulary")
-    windows = {}
+    windows, done, total = {}, 0, sum(len(split.side(side)) for side in SIDES)
     for side in SIDES:
         docs = [tokens[i] for i in split.side(side)]
         spelling = [tokenizer.spelling_logprobs(doc) for doc in docs] if side != "train" else None
         windows[side] = Windows.from_docs([_encode(tokenizer, doc) for doc in docs], cfg.window, spelling)
+        done += len(docs)
+        tick("encoding and cutting windows", done, total)
     lap("encode+windows")
     empty = [side for side in SIDES if windows[side].targets(cfg.arch) == 0 or not len(windows[side].starts)]
     if empty:

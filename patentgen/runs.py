@@ -303,6 +303,14 @@ def load_inference(path: str | Path) -> Run:
     return Run(path, lm, tokenizer, config, read_json(path / "metrics.json"))
 
 
+def record_evaluation(run: Run, figures: dict) -> None:
+    """Store ``evaluate.evaluate_run``'s figures in the run folder: each split's metrics (and the
+    caches' fit) in metrics.json, the caches' weights in config.json where they were fitted."""
+    write_json(run.path / "metrics.json", {**run.metrics, **figures})
+    if "caches" in figures:
+        write_json(run.path / "config.json", {**run.config, "caches": {k: figures["caches"][k] for k in ("phrase", "word")}})
+
+
 def weights_of(path: str | Path) -> dict[str, np.ndarray]:
     """The named arrays of a run's ``weights.npz`` (what fine-tuning starts from)."""
     try:

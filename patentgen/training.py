@@ -139,10 +139,13 @@ def write_history(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule: Schedule, verbose=1, resume_run: bool = False):
+def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule: Schedule, verbose=0, resume_run: bool = False,
+        progress: keras.callbacks.Callback | None = None):
     """Train in ``workdir`` (the run's staging folder); returns (history rows, wall clock). The
     model ends with its best weights. With ``resume_run`` it first loads ``workdir/backup`` and
-    continues after its last completed epoch, as if never interrupted."""
+    continues after its last completed epoch, as if never interrupted. ``progress``: a callback
+    that shows the epochs (it sees each epoch's logs after the clock has added its seconds and
+    the share of an epoch the budget cut), instead of Keras's bar (``verbose``)."""
     s = schedule
     snap = resume.load(workdir / resume.BACKUP, model) if resume_run else resume.Snapshot()
     clock = WallClock(None if s.max_minutes is None else s.max_minutes * 60, snap.seconds)
@@ -157,7 +160,8 @@ def fit(model, train: Windows, val: Windows, arch: str, workdir: Path, schedule:
             # TensorBoard's event files (losses and learning rate per epoch; no graph, no profile) in
             # the run folder: `tensorboard --logdir RUN/tensorboard`.
             board = keras.callbacks.TensorBoard(str(workdir / TENSORBOARD), write_graph=False, profile_batch=0)
-            callbacks = [StopOnSignal(flag), clock, *tracked.values(), board, Backup(workdir / resume.BACKUP, clock, tracked, snap)]
+            shown = [progress] if progress is not None else []
+            callbacks = [StopOnSignal(flag), clock, *tracked.values(), *shown, board, Backup(workdir / resume.BACKUP, clock, tracked, snap)]
             model.fit(
                 train.dataset(arch, s.batch_size, s.seed, snap.epoch, s.epochs), steps_per_epoch=train.steps(arch, s.batch_size),
                 validation_data=val.dataset(arch, s.batch_size), epochs=s.epochs, initial_epoch=snap.epoch,

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import run_script
 
 COUNT = {"unigram", "kn-3", "kn-4", "kn-5", "mkn-3", "mkn-4", "mkn-5", "mkn-5 (min count 1)"}
@@ -66,7 +68,8 @@ def test_web_load_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv):
 
 def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     result = run_script("-m", "bench.scale", "--data", str(corpus_csv), "--sizes", "40,60,80", "--work", str(tmp_path / "work"),
-                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", "--probes", "8,24", timeout=600)
+                        "--out", str(tmp_path), "--train-batches", "2", "--window", "10", "--probes", "8,24", "--eval-windows", "50",
+                        timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / "scale.json").read_text())
     rows, probes = written["rows"], written["memory_probe"]
@@ -75,6 +78,10 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     synthetic = 80 - len(abstracts)  # abstracts beyond the real file's are sampled from the shipped model
     assert len(abstracts) > 60 and [(r["size"], r["synthetic"]) for r in rows] == [(40, 0), (60, 0), (80, synthetic)]
     assert [r["prepare"]["documents"] for r in rows] == [40, 60, 80]
+    for r in rows:  # the evaluation stage: timed on its first windows, extrapolated to all
+        e = r["evaluate"]
+        assert e["measured_windows"] <= e["windows"] and e["all_seconds"] >= e["seconds"] > 0 and e["peak_mb"] > 0
+    assert "evaluate both splits:" in (tmp_path / "SCALE.md").read_text() and "of an epoch's" in (tmp_path / "SCALE.md").read_text()
     assert rows[0]["prepare"]["tokens"] < rows[1]["prepare"]["tokens"] < rows[2]["prepare"]["tokens"]
     for r in rows:
         assert r["prepare"]["origin"] == "built" and r["cached"]["origin"] == "cache"  # the second preparation reads the cache
@@ -115,3 +122,20 @@ def test_reader_protocol_deals_blind_rounds_and_scores_written_guesses(tmp_path,
     (out / "guesses.json").write_text(json.dumps(form))
     refused = run_script("-m", "bench.reader", "score", "--rounds", str(out), "--label", "t", "--results", str(tmp_path / "r.json"))
     assert refused.returncode != 0 and "needs a guess 1-3 and a reason" in refused.stderr
+
+
+def test_evaluation_speed_smoke_run_writes_its_figures(tmp_path, tiny_run, corpus_csv, abstracts):
+    result = run_script("-m", "bench.evaluation", "--data", str(corpus_csv), "--model", str(tiny_run[0]), "--scale", "2",
+                        "--work", str(tmp_path / "work"), "--out", str(tmp_path), "--reference-windows", "40", "--train-batches", "2",
+                        timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads((tmp_path / "evaluation.json").read_text())["rows"]
+    assert [r["documents"] for r in rows] == [len(abstracts), 2 * len(abstracts)]
+    real, large = rows
+    assert all(all(measures.values()) for measures in real["same_as_metrics_json"].values())  # the run's own figures again
+    for r in rows:
+        e = r["evaluation"]
+        assert e["windows_per_second"] > 0 and e["seconds"] > 0 and r["training"]["tokens_per_second"] > 0
+        assert all(e["reference"]["same_figures"].values()) and e["reference"]["windows"] == 40
+        assert r["share"] == pytest.approx(e["seconds"] / (r["budget_tokens"] / r["training"]["tokens_per_second"]), abs=2e-3)
+    assert "| patents file |" in (tmp_path / "EVALUATION.md").read_text()

