@@ -39,11 +39,12 @@ GAME_SEED_WORDS = 50  # words of a real abstract shown as a game round's seed
 # default: temperature 1 with the caches fitted on validation text, never a word or two-word phrase
 # said again at once (people do not stutter: bench/REPETITION.md) and never a 4-gram said twice,
 # which keeps repetition within people's at every diversity from 0.3 to 1.2 (a cool LSTM loops);
-# the game's sampler and the band each round's diversity (temperature) is drawn from were chosen
-# with bench/GAME_JUDGES.md.
+# the game's sampler is the same with critic-guided decoding (8 candidates a clause: its rounds are
+# prepared ahead, in the background), its diversity drawn from GAME_BAND for each option; measured by
+# the readers of bench/READER.md and the judges of bench/GENERATION.md and bench/GAME_JUDGES.md.
 DEFAULT_SAMPLER = {"temperature": 1.0, "phrase_cache": 0.3, "word_cache": 0.1, "no_stutter": 2, "no_repeat_ngram": 4}
-GAME_SAMPLER = {"phrase_cache": 0.35, "word_cache": 0.15}
-GAME_BAND = (0.85, 0.95)
+GAME_SAMPLER = {"phrase_cache": 0.3, "word_cache": 0.1, "no_stutter": 2, "no_repeat_ngram": 4, "critic": 8}
+GAME_BAND = (0.8, 0.9)
 
 
 def user_data_dir() -> Path:
@@ -133,10 +134,10 @@ class TrainConfig:
                                  "value is refused)", MODEL, kind="positive_int", kept=True)
     freeze_embeddings: bool = setting(False, "keep the embedding vectors fixed (implies --no-tie)", MODEL, action="store_true", kept=True)
     layers: int = setting(1, "stacked recurrent layers", MODEL, kind="positive_int", kept=True)
-    units: int = setting(256, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
-    dropout: float = setting(0.4, "variational dropout after each recurrent layer: the share of its outputs dropped in training "
+    units: int = setting(384, "units per recurrent layer, or the RNN's hidden size", MODEL, kind="positive_int", by="arch", kept=True)
+    dropout: float = setting(0.5, "variational dropout after each recurrent layer: the share of its outputs dropped in training "
                              "(one mask per window, the same at every step), 0 to below 1", MODEL, kind="below_one")
-    input_dropout: float = setting(0.1, "variational dropout on the embeddings (AWD-LSTM's locked dropout), 0 to below 1", MODEL,
+    input_dropout: float = setting(0.15, "variational dropout on the embeddings (AWD-LSTM's locked dropout), 0 to below 1", MODEL,
                                    kind="below_one")
     tie_embeddings: bool = setting(True, "a full output layer instead of the transposed embedding matrix", MODEL,
                                    action="store_false", name="--no-tie", kept=True)

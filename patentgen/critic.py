@@ -45,11 +45,13 @@ class Critic:
 
     def score(self, found: np.ndarray) -> np.ndarray:
         """features (K, F) -> (K,) scores; higher reads more like a person."""
-        return (found / np.asarray(self.scale)) @ np.asarray(self.weights)
+        scale = np.asarray(self.scale)
+        standard = np.divide(found, scale, out=np.zeros_like(found, dtype=np.float64), where=scale > 0)  # a critic that never varied: 0
+        return standard @ np.asarray(self.weights)
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURES), "weights": [round(w, 5) for w in self.weights],
-                "scale": [round(s, 5) for s in self.scale], "accuracy": self.accuracy}
+        return {"features": list(FEATURES), "weights": [float(f"{w:.6g}") for w in self.weights],
+                "scale": [float(f"{s:.6g}") for s in self.scale], "accuracy": self.accuracy}
 
     @classmethod
     def from_json(cls, data: dict) -> "Critic":

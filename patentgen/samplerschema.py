@@ -94,7 +94,7 @@ OPTIONS = (
     SamplerOption("typical_p", float, 0, 1, "locally typical sampling with probability mass P", open_low=True, strategy=True, metavar="P"),
     SamplerOption("repetition_penalty", float, 1, None, "divide the logit of every word already in the text by R (CTRL's penalty)",
                   "1 is none", metavar="R"),
-    SamplerOption("no_repeat_ngram", int, 1, 1000, "never repeat an N-gram of the text", metavar="N"),
+    SamplerOption("no_repeat_ngram", int, 0, 1000, "never repeat an N-gram of the text", "0 is none", metavar="N"),
     SamplerOption("no_stutter", int, 0, 10, "never say the last 1 to N words again right after them ('layer layer')",
                   "0 is none", metavar="N"),
     SamplerOption("phrase_cache", float, 0, 1, "give share W of the probability to continuing a phrase already in the text, "

@@ -41,6 +41,10 @@ def test_critic_round_trips_and_refuses_other_features():
     assert found.score(np.array([[2.0, 0, 0, 0, 0, 0, 0], [0, 4.0, 0, 0, 0, 0, 0]])).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError):
         critic.Critic.from_json({**found.to_json(), "features": ["fluency"]})
+    flat = critic.Critic((1.0,) * 7, (1.0, 1e-7, 1, 1, 1, 1, 1))  # a critic that never varied keeps its tiny scale
+    assert critic.Critic.from_json(flat.to_json()).scale[1] == 1e-7
+    still = critic.Critic((1.0,) * 7, (1.0, 0.0, 1, 1, 1, 1, 1))  # ... and a zero scale scores 0, not NaN
+    assert np.isfinite(still.score(np.ones((2, 7)))).all()
 
 
 def test_fit_learns_that_stuttering_clauses_are_not_human(tiny_run):

@@ -42,7 +42,8 @@ def test_unknown_seed_words_warn_and_empty_seed_starts_an_abstract(tiny_run):
     model, _ = tiny_run
     result = gen(model, "--seed", "a quantum banana", "--words", "5", "--random-seed", "0")
     assert result.returncode == 0 and "not in the vocabulary, read as <unk>: quantum, banana" in result.stderr
-    result = gen(model, "--words", "5", "--diversity", "0", "--phrase-cache", "0", "--word-cache", "0", "--json")
+    result = gen(model, "--words", "5", "--diversity", "0", "--phrase-cache", "0", "--word-cache", "0", "--no-stutter", "0",
+                 "--no-repeat-ngram", "0", "--json")  # every rule of the default sampler off
     assert result.returncode == 0, result.stderr
     # greedy from <s> alone, re-running the whole prefix each step: the oracle for "an empty seed starts an abstract"
     run = runs.load_inference(model)
@@ -111,7 +112,7 @@ def test_sampler_flags_build_the_sampler_they_describe(tiny_run):
         (["--min-p", "0.1", "--full"], "not allowed with argument --min-p"),
         (["--repetition-penalty", "0.9"], "must be a finite number >= 1 (1 is none)"),
         (["--repetition-penalty", "nan"], "must be a finite number"),
-        (["--no-repeat-ngram", "0"], "--no-repeat-ngram: must be a whole number from 1 to 1,000"),
+        (["--no-repeat-ngram", "-1"], "--no-repeat-ngram: must be a whole number from 0 to 1,000"),
         (["--phrase-cache", "1"], "must be in [0, 1)"),
         (["--word-cache", "-0.1"], "--word-cache: must be in [0, 1)"),
         (["--typical-p", "2"], "must be in (0, 1]"),

@@ -81,8 +81,10 @@ def test_an_unknown_architecture_in_a_run_folder_is_a_one_line_error(tmp_path):
 
 def test_a_gru_run_trains_saves_loads_and_generates(tmp_path, corpus_csv, glove_txt):
     out = tmp_path / "gru"
+    from conftest import LIGHT_DROPOUT
+
     result = run_script("train.py", "--arch", "gru", "--data", str(corpus_csv), "--glove-file", str(glove_txt),
-                        "--out", str(out), *TINY)
+                        "--out", str(out), *TINY, *LIGHT_DROPOUT)
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["arch"] == "gru" and config["units"] == 8

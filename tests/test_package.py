@@ -72,7 +72,8 @@ def test_scores_are_plain_floats_and_both_spellings_of_neighbours_work(shipped):
 def test_hugging_face_names_temperature_and_stop_words(shipped):
     base = shipped.generate("a method for", words=7, samples=2, random_seed=2)
     assert shipped.generate("a method for", max_new_tokens=7, num_return_sequences=2, random_seed=2) == base
-    assert shipped.generate("a method for", temperature=0, words=9) == shipped.generate("a method for", diversity=0, words=9)
+    greedy = shipped.generate("a method for", temperature=0, words=9, random_seed=3)  # the seed spells any <unk> alike
+    assert greedy == shipped.generate("a method for", diversity=0, words=9, random_seed=3)
     assert shipped.generate("a method for", temperature=0, words=9) != shipped.generate("a method for", words=9, random_seed=1)
     for kwargs, message in [({"words": 5, "max_new_tokens": 5}, "words and max_new_tokens are the same setting"),
                             ({"diversity": 1, "temperature": 1}, "diversity and temperature are the same setting")]:

@@ -117,7 +117,7 @@ def test_description_round_trips_and_temperature_can_change():
 @pytest.mark.parametrize("desc, message", [
     ({"repetition_penalty": 0.9}, "repetition_penalty must be a finite number >= 1"),
     ({"repetition_penalty": math.nan}, "repetition_penalty must be"),
-    ({"no_repeat_ngram": 0}, "no_repeat_ngram must be a whole number from 1 to 1,000"),
+    ({"no_repeat_ngram": -1}, "no_repeat_ngram must be a whole number from 0 to 1,000"),
     ({"no_repeat_ngram": 2**1024 - 1}, "no_repeat_ngram must be a whole number"),  # no OverflowError
     ({"top_k": 10**400}, "top_k must be a whole number from 1 to 1,000,000"),
     ({"top_k": 1e300}, "top_k must be"),

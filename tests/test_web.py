@@ -86,7 +86,7 @@ def test_generate_and_score(client):
         ("/api/generate", "plain text", 422, "not valid JSON"),
         ("/api/generate", {"seed": "a", "repetition_penalty": 0.5}, 422, "repetition_penalty"),
         ("/api/generate", '{"seed": "a", "repetition_penalty": NaN}', 422, "repetition_penalty"),
-        ("/api/generate", {"seed": "a", "no_repeat_ngram": 0}, 422, "no_repeat_ngram"),
+        ("/api/generate", {"seed": "a", "no_repeat_ngram": -1}, 422, "no_repeat_ngram"),
         ("/api/generate", {"seed": "a", "no_repeat_ngram": 2.5}, 422, "no_repeat_ngram"),
         ("/api/generate", {"seed": "a", "top_p": 0}, 422, "top_p"),
         ("/api/generate", {"seed": "a", "top_p": 1.5}, 422, "top_p"),

@@ -32,7 +32,7 @@ def installed(tmp_path_factory):
     """(bin folder of a fresh venv with the wheel installed, an empty folder, the environment)."""
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PATENTGEN_DATA")}
-    env.update(XDG_DATA_HOME=str(base / "xdg"), TF_CPP_MIN_LOG_LEVEL="3")
+    env.update(XDG_DATA_HOME=str(base / "xdg"), PATENTGEN_CACHE=str(base / "cache"), TF_CPP_MIN_LOG_LEVEL="3")  # a user's own, empty
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", base / "dist", ROOT], base, env)
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next((base / "dist").glob("patentgen-*.whl"))

@@ -101,7 +101,7 @@ class LSTMCell:
 class LSTM(RecurrentStack):
     name = "lstm"
     summary = "lstm: LSTM layers predicting every position, output tied to the embeddings"
-    defaults = {"units": 256, "learning_rate": 3e-3}
+    defaults = {"units": 384, "learning_rate": 3e-3}
 
     cell = LSTMCell
 
