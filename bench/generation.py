@@ -37,7 +37,7 @@ import numpy as np
 
 from bench import game_judges
 from patentgen import cache, game, generation, ngram, runs, sampling
-from patentgen.config import DEFAULT_MODEL_DIR
+from patentgen.config import DEFAULT_MODEL_DIR, DEFAULT_SAMPLER
 from patentgen.inference import log_softmax
 from patentgen.tokenizer import detokenize
 
@@ -57,8 +57,8 @@ SETTINGS = [  # (label, sampler description); temperature rows first, for the pl
     ("temperature 0.5, caches fitted on validation", {"temperature": 0.5, FITTED: True}),
     ("temperature 0.9, caches fitted on validation", {"temperature": 0.9, FITTED: True}),
     ("temperature 1.0, caches fitted on validation", {"temperature": 1.0, FITTED: True}),
-    ("temperature 0.8, the game's caches", {"temperature": 0.8, **game.GAME_SAMPLER}),
-    ("temperature 0.8, top-p 0.95, the game's caches", {"temperature": 0.8, "top_p": 0.95, **game.GAME_SAMPLER}),
+    ("the default sampler (generate.py)", dict(DEFAULT_SAMPLER)),
+    ("the default sampler at 0.85, critic-guided (8 candidates)", {**DEFAULT_SAMPLER, "temperature": 0.85, "critic": 8}),
     ("temperature 1.1, top-p 0.95", {"temperature": 1.1, "top_p": 0.95}),
     ("the game's sampler", {**game.GAME_SAMPLER, "band": list(game.GAME_BAND)}),
 ]
