@@ -194,7 +194,7 @@ def score_block(lm, windows: Windows, starts: np.ndarray, caches: Caches | None 
     scored.held, scored.p_entries = held, np.exp(entry_logits - lse[held.rows])
     if keep_top:  # enough of the top to hold every cached id, the target and 5 more
         k = min(logits.shape[1], window + 6)
-        top = np.argpartition(logits, logits.shape[1] - k, axis=1)[:, -k:]  # (B, K)
+        top = np.argpartition(logits, logits.shape[1] - k, axis=1)[:, -k:].copy()  # (B, K), not a view that keeps (B, V) alive
         scored.top_ids, scored.top_logits = top, np.take_along_axis(logits, top, axis=1)
     else:
         scored.cached_rank = _counted_above(logits, held, scored.p_entries, lse, caches)

@@ -112,6 +112,16 @@ def test_caches_fitted_in_the_same_pass_equal_fitting_then_scoring(arch):
     assert {k: given["cached"][k] for k in ("acc", "top5", "targets")} == {k: fitted.metrics["cached"][k] for k in ("acc", "top5", "targets")}
 
 
+def test_blocks_kept_for_the_cache_fit_hold_no_row_of_the_vocabulary():
+    # The validation blocks stay in memory until the caches are fitted: each must keep its
+    # window's top K ids and logits, not a view of a (B, V) array (70 KB a window at 8,700 words).
+    lm, val = LMS["lstm"](), _windows(4, docs=20)
+    scored = evaluate.score_block(lm, val, val.starts[:16], keep_top=True)
+    for kept in (scored.top_ids, scored.top_logits, scored.p_entries, scored.logp, scored.lse):
+        assert kept.base is None or kept.base.size <= 2 * kept.size
+    assert scored.top_ids.shape == (16, WINDOW + 6)
+
+
 def test_threads_change_no_figure():
     lm, found = LMS["lstm"](), _windows(5, docs=60)
     assert len(found.starts) > 2 * evaluate.BLOCK  # several blocks in flight
