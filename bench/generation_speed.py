@@ -18,7 +18,7 @@ import numpy as np
 from patentgen import generation, runs, sampling
 from patentgen.config import DEFAULT_MODEL_DIR
 
-SAMPLER = sampling.Temperature(0.8)
+SAMPLER = sampling.Sampler(0.8)
 SEED = "a method for training a neural network comprising receiving input data from a sensor"
 
 

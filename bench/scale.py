@@ -26,7 +26,7 @@ so its time and peak memory (VmHWM) are its alone:
 
 Then a memory probe: new processes write ``--probes`` megabytes of fresh memory each, with
 numpy's default advice to the kernel (transparent huge pages, on Linux 4.6 and later) and
-without it (``arrays.small_pages``, as the Kneser-Ney fit runs), the sizes in turn three times,
+without it (``NUMPY_MADVISE_HUGEPAGE=0`` in the process's environment), the sizes in turn three times,
 so the report shows what first touching memory costs on this machine at a small and a large
 size, both ways, and how much that varies.
 
@@ -36,7 +36,6 @@ Writes SCALE.md, scale.json and scale.png (log-log time against tokens) into --o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import gzip
 import json
@@ -55,7 +54,7 @@ from patentgen.config import DEFAULT_MODEL_DIR, TrainConfig, default_data
 STAGES = ("prepare", "cached", "train", "evaluate", "kn")
 PREPARE_LAPS = ("read", "clean+tokenise", "group+split", "vocabulary", "encode+windows", "cache write")
 SLOPE_TARGET = 1.1
-PROBE_PAGES = ("numpy", "small")  # numpy's huge page advice as it is, and turned off
+PROBE_PAGES = ("numpy", "small")  # numpy's huge page advice as it is, and turned off (NUMPY_MADVISE_HUGEPAGE=0)
 PROBE_ROUNDS = 3  # the memory probe's sizes, in turn, this many times: its cost varies from run to run
 TARGETS = {"prepare_seconds": 240, "cached_seconds": 10, "prepare_mb": 2048, "train_mb": 1536, "kn_mb": 3072}
 
@@ -281,14 +280,12 @@ def stage_kn(cfg: TrainConfig) -> dict:
 
 
 def stage_touch(megabytes: int, pages: str) -> dict:
-    """Writes ``megabytes`` of memory this process never touched, timed, with numpy's advice on
-    huge pages as it is (``pages="numpy"``) or turned off (``"small"``)."""
-    from patentgen import arrays
-
-    with arrays.small_pages() if pages == "small" else contextlib.nullcontext():
-        started, (_, system) = time.perf_counter(), cpu_seconds()
-        block = np.ones(megabytes << 17, np.int64)  # (MB * 2**20 / 8,)
-        seconds, (_, system_after) = time.perf_counter() - started, cpu_seconds()
+    """Writes ``megabytes`` of memory this process never touched, timed; ``pages`` only labels the
+    result (``run_stage`` turns numpy's huge page advice off for ``"small"``, through the
+    environment numpy reads when it is imported)."""
+    started, (_, system) = time.perf_counter(), cpu_seconds()
+    block = np.ones(megabytes << 17, np.int64)  # (MB * 2**20 / 8,)
+    seconds, (_, system_after) = time.perf_counter() - started, cpu_seconds()
     del block
     return {"mb": megabytes, "pages": pages, "seconds": round(seconds, 3), "system_seconds": round(system_after - system, 3),
             "seconds_per_gb": round(seconds * 1024 / megabytes, 2)}
@@ -299,6 +296,8 @@ def run_stage(stage: str, data: Path, cache: Path, batches: int, window: int, pr
     cmd = [sys.executable, "-m", "bench.scale", "--stage", stage, "--data", str(data), "--train-batches", str(batches),
            "--window", str(window), "--probe-mb", str(probe_mb), "--probe-pages", pages, "--eval-windows", str(eval_windows)]
     env = {**os.environ, "PATENTGEN_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if pages == "small":
+        env["NUMPY_MADVISE_HUGEPAGE"] = "0"
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"error: stage {stage} on {data} failed:\n{done.stderr[-2000:]}")
@@ -351,7 +350,7 @@ def processor_time(rows: list[dict], probes: list[dict], low: int, high: int) ->
     lines += [f"| {r['size']:,} | {r['kn']['fit_seconds']:.2f} | {r['kn']['fit_user_seconds']:.2f} | "
               f"{r['kn']['fit_system_seconds']:.2f} | {r['kn']['peak_mb']:,.0f} |" for r in rows]
     if probes:
-        advice = {"numpy": "huge pages advised (numpy's default)", "small": "not advised (arrays.small_pages)"}
+        advice = {"numpy": "huge pages advised (numpy's default)", "small": "not advised (NUMPY_MADVISE_HUGEPAGE=0)"}
         lines += ["", "Memory probe, a new process writing memory it never touched:", ""]
         lines += [f"- {p['mb']:,} MB, {advice[p['pages']]}: {p['seconds']:.3f} s ({p['system_seconds']:.3f} s system), "
                   f"{p['seconds_per_gb']:.2f} s per GB" for p in probes]

@@ -16,23 +16,16 @@ Same results as numpy's, bit for bit (tested); only the memory access pattern di
 
 A caller that makes many such calls on arrays of one size passes them a ``Scratch``: work arrays
 allocated once and reused, because touching fresh memory costs far more than a pass over memory
-already touched (the kernel zeroes, and under a hypervisor first backs, every new page: on the
-2-core benchmark machine, 1 GB takes 0.4-2.6 s to touch and 0.06 s to pass over again), and
-numpy's arrays above glibc's 32 MB ``mmap`` threshold go back to the kernel when freed, so an
-array made in each call is touched fresh in each call. For the same reason the counting helpers
-(``tally``, ``bincount``, ``running_count``) work a chunk at a time, where numpy's own would
-make a temporary of the input's length, and ``small_pages`` turns numpy's huge-page advice off
-for a block that touches much fresh memory once (on that machine a fresh gigabyte cost 0.18-2.5 s
-with the advice and 0.36 s without it, in ``bench.scale``'s memory probe).
+already touched (the kernel zeroes and backs every new page), and numpy's arrays above glibc's
+32 MB ``mmap`` threshold go back to the kernel when freed, so an array made in each call is
+touched fresh in each call. For the same reason the counting helpers (``tally``, ``bincount``,
+``running_count``) work a chunk at a time, where numpy's own would make a temporary of the
+input's length.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-
 import numpy as np
-from numpy._core import multiarray
 
 _SMALL = 1 << 18  # fewer values than this: numpy's own, the overheads would dominate
 _CHUNK = 1 << 20  # elements per step where a step needs a temporary
@@ -80,25 +73,6 @@ def bincount(values: np.ndarray, size: int) -> np.ndarray:
     for part in chunks(len(values)):
         counts += np.bincount(values[part], minlength=size)
     return counts
-
-
-@contextlib.contextmanager
-def small_pages():
-    """Arrays made inside are not advised to the kernel as transparent huge pages (numpy advises
-    it for every array of 4 MB or more), unless the user chose with ``NUMPY_MADVISE_HUGEPAGE``.
-    For work that touches a lot of fresh memory once: on the 2-core benchmark machine (a virtual
-    machine), a fresh huge page costs from half to seven times its 512 small pages in kernel
-    time, and the Kneser-Ney fit at 100,000 abstracts spent 1.6-2.4 s of system time with them
-    against 0.4-0.8 s without, its user time the same."""
-    toggle = getattr(multiarray, "_set_madvise_hugepage", None)
-    if toggle is None or "NUMPY_MADVISE_HUGEPAGE" in os.environ:
-        yield
-        return
-    before = toggle(False)
-    try:
-        yield
-    finally:
-        toggle(before)
 
 
 def chunks(count: int):

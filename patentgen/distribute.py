@@ -69,7 +69,6 @@ def make(name: str, allow_fallback: bool, cpu_devices: int | None = None) -> Set
     if name == "multiworker":
         index = worker_index(name)  # checks TF_CONFIG, which the strategy's resolver reads too
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        _patch_keras_multiworker()
         return Setup(strategy, name, strategy.num_replicas_in_sync, index == 0, index)
     if cpu_devices:
         split_cpu(cpu_devices)
@@ -85,31 +84,29 @@ def make(name: str, allow_fallback: bool, cpu_devices: int | None = None) -> Set
     return Setup(tf.distribute.get_strategy(), "default", 1, True, 0)
 
 
-def _patch_keras_multiworker() -> None:
-    """Keras 3.15's fit cannot log under MultiWorkerMirroredStrategy: it all-reduces each scalar
-    loss with ``axis=0`` and fails (keras-team/keras#20585). Reduce scalars with ``axis=None``
-    instead: the mean over all replicas, the same on every worker."""
+def _logs_with_a_replica_axis(step):
+    """``step`` (a model's ``train_step`` or ``test_step``) with each scalar it logs given a leading
+    axis of one. Keras's fit all-reduces the logs of a multi-worker step with ``axis=0``, which
+    fails on a scalar (keras-team/keras#20585); on a (1,) value per replica it gives the mean over
+    all replicas, a scalar, the same on every worker."""
     import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer
 
-    if getattr(trainer.reduce_per_replica, "patched_by_patentgen", False):
-        return
-    original = trainer.reduce_per_replica
+    def with_axis(data):
+        return tf.nest.map_structure(lambda value: tf.reshape(value, (1,)), step(data))
 
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
-            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica.patched_by_patentgen = True
-    trainer.reduce_per_replica = reduce_per_replica
+    return with_axis
 
 
 def adopt(model, setup: Setup) -> None:
-    """Under multiworker, let fit take the strategy from the enclosing scope rather than from
-    the model: Keras's eager build step before training cannot reduce a multi-worker batch
-    (keras-team/keras#20585), and with no strategy recorded on the model it skips that step."""
+    """Fits ``model`` to ``setup``'s strategy. Under multiworker: its logs carry a replica axis
+    (``_logs_with_a_replica_axis``), and fit takes the strategy from the enclosing scope rather
+    than from the model: Keras's eager build step before training cannot reduce a multi-worker
+    batch (keras-team/keras#20585), and with no strategy recorded on the model it skips that step.
+    Keras has no public setting for that (the issue's only other way is building the model outside
+    the strategy's scope, which would leave its variables undistributed), so the attribute stays."""
     if setup.name == "multiworker":
+        model.train_step = _logs_with_a_replica_axis(model.train_step)
+        model.test_step = _logs_with_a_replica_axis(model.test_step)
         model._distribute_strategy = None
 
 

@@ -18,9 +18,9 @@ the sorts and lookups go through ``arrays``, which keeps their memory access che
 Fresh memory costs far more than a pass over memory already touched, so every order is counted
 in one set of position-sized work arrays, touched once; beyond them a fit makes only what the
 model keeps (and a count per n-gram until its level is weighed), every other step a chunk at a
-time, and its arrays are not advised as huge pages (``arrays.small_pages``). An n-gram is one int64 key built from
-the rank of a shorter one among the distinct shorter ones and an id of ``bits`` bits: exact (no
-hashing, so no collisions) while distinct n-grams * 2**bits < 2**63. Contexts are keyed right to
+time. An n-gram is one int64 key built from the rank of a shorter one among the distinct
+shorter ones and an id of ``bits`` bits: exact (no hashing, so no collisions) while distinct
+n-grams * 2**bits < 2**63. Contexts are keyed right to
 left (``rank of the (n-1)-gram suffix << bits | first id``), so one ``np.searchsorted`` per id
 extends a context by one word to the left and every order's context is on the way. A level
 stores its n-grams grouped by context, indexed by the context's rank: where each context's
@@ -232,9 +232,9 @@ class KneserNey:
         self.order, self.vocab_size = order, vocab_size
         self.bits = max(int(vocab_size - 1).bit_length(), 1)  # an id's bits in a key
         self.arch = f"{'mkn' if modified else 'kn'}-{order}"
-        with arrays.small_pages():  # contexts: suffixed[k] (U_k,), k < order
-            self.suffixed, self.levels = _count(*_positions(docs, order), vocab_size, self.bits, order, modified)
-            self.levels[order].weigh(modified)
+        # contexts: suffixed[k] (U_k,), k < order
+        self.suffixed, self.levels = _count(*_positions(docs, order), vocab_size, self.bits, order, modified)
+        self.levels[order].weigh(modified)
         uniform = np.full((1, vocab_size), 1.0 / vocab_size)  # (1, V)
         self.unigram = self._interpolate(uniform, 1, np.zeros(1, np.int64))[0]  # (V,) P(.) of the empty context
 

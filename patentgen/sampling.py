@@ -1,16 +1,17 @@
-"""Sampling stage: sampler objects over logits, the shared decode loop, and text scoring.
+"""Sampling stage: the sampler, a chain of processors over logits; the shared decode loop; text scoring.
 
-Owns how a next word is chosen, keras-hub's design: one class per strategy, built once from a
-*sampler description* (a plain dict, the same for the CLI, the web API and page, the game and the
-benchmarks: ``from_description`` / ``Sampler.description``; its options and their rules are
-declared once, in ``patentgen.samplerschema``) and handed to the one decode loop.
+Owns how a next word is chosen. A sampler is built once from a *sampler description* (a plain
+dict, the same for the CLI, the web API and page, the game and the benchmarks:
+``from_description`` / ``Sampler.description``; its options and their rules are declared once, in
+``patentgen.samplerschema``) and handed to the one decode loop.
 
-A step: banned ids go to -inf; the anti-repetition processors (``RepetitionPenalty``,
-``NoRepeatNGram``) adjust the logits from the words so far; the temperature divides them
-(temperature 0 is ``Greedy``); the strategy's filter (``TopK``, ``TopP``, ``MinP``,
-``Typical``; none for ``Temperature``) keeps a set of words; the caches (``WordCache``,
-``PhraseCache``) mix in their ``Share`` of the text's own words; a draw (``draw``: numpy's
-``choice``) from an explicit ``numpy.random.Generator``. The loop asks any model for
+A step is an explicit chain. The logit processors, each ``(logits, history) -> logits``, in order:
+``Ban`` (ids that are never words, and ``<unk>`` unless the run spells it), the rules against
+repetition (``RepetitionPenalty``, ``NoRepeatNGram``, ``NoStutter``), ``Temperature``, and the
+filter (``TopK``, ``TopP``, ``MinP``, ``Typical``; none: the whole distribution). Then the
+softmax, and the mixing step: the caches (``WordCache``, ``PhraseCache``) mix in their ``Share``
+of the text's own words. Then a draw (``draw``: numpy's ``choice``) from an explicit
+``numpy.random.Generator``; temperature 0 is greedy. The loop asks any model for
 ``next_logits(ids, state) -> (logits, state)``: the Keras-trained LSTM through
 ``inference.NumpyLM``, the numpy RNN, or a test stub.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Callable, ClassVar, Sequence
 
 import numpy as np
@@ -210,49 +211,158 @@ class WordCache(_Cache):
         return Share.of(self.weight * self.factor(len(words)), words) if words else None
 
 
-# ----- strategies -------------------------------------------------------------------------------
+# ----- the step's other processors: the bans, the temperature and the filters ------------------
 @dataclass(frozen=True)
-class Sampler:
-    """Base of every strategy: bans, processors, temperature, the strategy's filter, a draw."""
+class Ban:
+    """Sends ``ids`` to -inf: the ids that are never words, and ``<unk>`` unless the run spells it."""
 
-    temperature: float = 1.0
-    processors: tuple = field(default=(), compare=True)
-    kind: ClassVar[str] = "temperature"
+    ids: tuple[int, ...]
 
-    def filter(self, logits: np.ndarray) -> np.ndarray:
-        """The strategy's choice of candidate words (tempered logits in, -inf outside)."""
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        logits[list(self.ids)] = -np.inf
         return logits
 
-    def processed(self, logits: np.ndarray, history: Sequence[int], banned: Sequence[int]) -> np.ndarray:
-        """Logits with banned ids at -inf and the logit processors applied (where they would
-        leave no word at all, as a no-repeat rule can late in a long text, they are skipped)."""
-        logits = np.array(logits, dtype=np.float64)
-        logits[list(banned)] = -np.inf
-        out = logits
-        for process in self.processors:
-            if not hasattr(process, "mix"):
-                out = process(out, history)
-        return out if out is logits or np.isfinite(out.max()) else logits
 
-    def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
-        """P(next word), (V,) float64 summing to 1: the tempered, filtered model distribution,
-        then the caches mixed in at their shares, scaled down by temperatures below 1 (which
-        would otherwise let the copies of the text's own phrases take over: loops)."""
-        logits = self.processed(logits, history, banned)
-        with np.errstate(over="ignore", divide="ignore"):  # shifted first: tiny temperatures give 0 and -inf
-            shifted = logits - logits.max()
-            tempered = self.filter(shifted if self.temperature == 1 else shifted / self.temperature)
-        probs = _probs(tempered)
-        shares = [found for found in (p.share(history) for p in self.processors if hasattr(p, "mix")) if found is not None]
+@dataclass(frozen=True)
+class Temperature:
+    """Logits shifted so that the largest is 0, then divided by ``temperature`` (> 0): shifted
+    first, so that tiny temperatures give 0 and -inf, never overflow."""
+
+    temperature: float
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        shifted = logits - logits.max()
+        return shifted if self.temperature == 1 else shifted / self.temperature
+
+
+@dataclass(frozen=True)
+class TopK:
+    """Only the ``top_k`` most likely words (ties at the border kept)."""
+
+    top_k: int
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int] = ()) -> np.ndarray:
+        if self.top_k >= logits.shape[-1]:
+            return logits
+        border = np.partition(logits, -self.top_k)[-self.top_k]
+        return np.where(logits >= border, logits, -np.inf)
+
+
+@dataclass(frozen=True)
+class TopP:
+    """Nucleus sampling (Holtzman et al. 2020): the smallest set of most likely words whose
+    probability reaches ``top_p``."""
+
+    top_p: float
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int] = ()) -> np.ndarray:
+        if self.top_p >= 1:
+            return logits
+        order = np.argsort(-logits)
+        keep = int(np.searchsorted(np.cumsum(_probs(logits[order])), self.top_p)) + 1
+        out = np.full_like(logits, -np.inf)
+        out[order[:keep]] = logits[order[:keep]]
+        return out
+
+
+@dataclass(frozen=True)
+class MinP:
+    """Words at least ``min_p`` times as likely as the most likely one (Nguyen et al. 2024)."""
+
+    min_p: float
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int] = ()) -> np.ndarray:
+        return np.where(logits >= logits.max() + math.log(self.min_p), logits, -np.inf)
+
+
+@dataclass(frozen=True)
+class Typical:
+    """Locally typical sampling (Meister et al. 2023): words whose surprisal is closest to the
+    entropy, up to probability ``typical_p``."""
+
+    typical_p: float
+
+    def __call__(self, logits: np.ndarray, history: Sequence[int] = ()) -> np.ndarray:
+        logp = log_softmax(logits)
+        probs = np.exp(logp)
+        entropy = -np.sum(probs[probs > 0] * logp[probs > 0])
+        order = np.argsort(np.abs(-logp - entropy))
+        keep = int(np.searchsorted(np.cumsum(probs[order]), self.typical_p)) + 1
+        out = np.full_like(logits, -np.inf)
+        out[order[:keep]] = logits[order[:keep]]
+        return out
+
+
+# Each processor with the description key and the attribute that hold its setting; the order of a
+# description (and of a sampler's ``str``): temperature, filter, rules, caches.
+FILTERS = {"top_k": TopK, "top_p": TopP, "min_p": MinP, "typical_p": Typical}  # samplerschema.STRATEGIES, each with its class
+RULES = {"repetition_penalty": (RepetitionPenalty, "penalty"), "no_repeat_ngram": (NoRepeatNGram, "n"),
+         "no_stutter": (NoStutter, "n")}
+CACHES = {"word_cache": (WordCache, "weight"), "phrase_cache": (PhraseCache, "weight")}  # mixed in this order (as fitted)
+RULE_OFF = {"repetition_penalty": 1}  # the setting that turns a rule off, where it is not 0
+
+
+# ----- the sampler: a chain of processors, then the caches' mixing step, then a draw ---------------
+@dataclass(frozen=True)
+class Sampler:
+    """One step: the logit processors in order (``Ban``, then the ``rules`` against repetition,
+    which give way where they would leave no word at all, as a no-repeat rule can late in a long
+    text; then ``Temperature`` and the ``filter``), the softmax, then the ``caches`` mixed in at
+    their shares (scaled down by temperatures below 1, which would otherwise let the copies of the
+    text's own phrases take over: loops), and a draw. Temperature 0 is greedy: the most likely
+    word the bans and rules allow, the caches not applied."""
+
+    temperature: float = 1.0
+    filter: Callable | None = None  # TopK, TopP, MinP or Typical; None: the whole distribution
+    rules: tuple = ()  # RepetitionPenalty, NoRepeatNGram, NoStutter
+    caches: tuple = ()  # WordCache, PhraseCache
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def ruled(self, logits: np.ndarray, history: Sequence[int], banned: Sequence[int]) -> np.ndarray:
+        """Logits (float64) after the bans and the rules."""
+        allowed = Ban(tuple(banned))(np.array(logits, dtype=np.float64), history)
+        out = allowed
+        for rule in self.rules:
+            out = rule(out, history)
+        return out if out is allowed or np.isfinite(out.max()) else allowed
+
+    def tempered(self, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        """Ruled logits through the temperature and the filter."""
+        chain = [Temperature(self.temperature)] + ([self.filter] if self.filter is not None else [])
+        with np.errstate(over="ignore", divide="ignore"):  # tiny temperatures give 0 and -inf
+            for process in chain:
+                logits = process(logits, history)
+        return logits
+
+    def mixed(self, probs: np.ndarray, logits: np.ndarray, history: Sequence[int]) -> np.ndarray:
+        """The caches' mixing step: each cache's share of ``history`` mixed into ``probs``, at most
+        its weight times the temperature; the words the bans and rules left at -inf in ``logits``
+        get none of it."""
+        shares = [found for found in (cache.share(history) for cache in self.caches) if found is not None]
         cooled = min(self.temperature, 1.0)  # below temperature 1 the copies shrink with it: a cool text must not loop on them
         for found in shares:
             probs = (found if cooled == 1 else replace(found, weight=found.weight * cooled)).mix(probs)
         if shares:  # bans and no-repeat rules hold for copies too (elsewhere those words have 0 already)
             copied = np.concatenate([found.ids for found in shares])
             probs[copied[~np.isfinite(logits[copied])]] = 0.0
+        return probs
+
+    def distribution(self, logits: np.ndarray, history: Sequence[int] = (), banned: Sequence[int] = ()) -> np.ndarray:
+        """P(next word), (V,) float64 summing to 1."""
+        ruled = self.ruled(logits, history, banned)
+        if self.greedy:
+            probs = np.zeros(len(ruled))
+            probs[int(np.argmax(ruled))] = 1.0
+            return probs
+        probs = self.mixed(_probs(self.tempered(ruled, history)), ruled, history)
         return probs / probs.sum()
 
     def next_id(self, logits: np.ndarray, rng: np.random.Generator, history: Sequence[int] = (), banned: Sequence[int] = ()) -> int:
+        if self.greedy:
+            return int(np.argmax(self.ruled(logits, history, banned)))
         return draw(self.distribution(logits, history, banned), rng)
 
     def decode(self, next_logits: NextLogits, seed_ids: Sequence[int], n_words: int, rng: np.random.Generator,
@@ -270,107 +380,23 @@ class Sampler:
             logits, state = next_logits([word], state)
 
     def with_temperature(self, temperature: float) -> "Sampler":
-        """The same strategy and processors at another temperature (0 gives Greedy)."""
+        """The same filter, rules and caches at another temperature (0 is greedy)."""
         return from_description({**self.description(), "temperature": temperature})
 
     def description(self) -> dict:
         """The options this sampler was built from (``from_description`` inverts it)."""
         out = {"temperature": self.temperature}
-        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("temperature", "processors")})
-        names = {RepetitionPenalty: ("repetition_penalty", "penalty"), NoRepeatNGram: ("no_repeat_ngram", "n"), PhraseCache: ("phrase_cache", "weight"),
-                 WordCache: ("word_cache", "weight"), NoStutter: ("no_stutter", "n")}
-        for process in self.processors:
-            key, attr = names[type(process)]
-            out[key] = getattr(process, attr)
+        if self.filter is not None:
+            key = next(k for k, kind in FILTERS.items() if isinstance(self.filter, kind))
+            out[key] = getattr(self.filter, key)
+        for table, processors in ((RULES, self.rules), (CACHES, self.caches)):
+            for process in processors:
+                key, (_, attr) = next((k, v) for k, v in table.items() if isinstance(process, v[0]))
+                out[key] = getattr(process, attr)
         return out
 
     def __str__(self) -> str:
         return ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in self.description().items())
-
-
-@dataclass(frozen=True)
-class Greedy(Sampler):
-    """The most likely allowed word (temperature 0); the caches do not apply."""
-
-    kind: ClassVar[str] = "greedy"
-
-    def next_id(self, logits, rng, history=(), banned=()) -> int:
-        return int(np.argmax(self.processed(logits, history, banned)))
-
-    def distribution(self, logits, history=(), banned=()) -> np.ndarray:
-        probs = np.zeros(len(logits))
-        probs[self.next_id(logits, None, history, banned)] = 1.0
-        return probs
-
-
-@dataclass(frozen=True)
-class Temperature(Sampler):
-    """A draw from the whole tempered distribution."""
-
-
-@dataclass(frozen=True)
-class TopK(Sampler):
-    """Only the ``top_k`` most likely words (ties at the border kept)."""
-
-    top_k: int = 40
-    kind: ClassVar[str] = "top_k"
-
-    def filter(self, logits):
-        if self.top_k >= logits.shape[-1]:
-            return logits
-        border = np.partition(logits, -self.top_k)[-self.top_k]
-        return np.where(logits >= border, logits, -np.inf)
-
-
-@dataclass(frozen=True)
-class TopP(Sampler):
-    """Nucleus sampling (Holtzman et al. 2020): the smallest set of most likely words whose
-    probability reaches ``top_p``."""
-
-    top_p: float = 0.9
-    kind: ClassVar[str] = "top_p"
-
-    def filter(self, logits):
-        if self.top_p >= 1:
-            return logits
-        order = np.argsort(-logits)
-        keep = int(np.searchsorted(np.cumsum(_probs(logits[order])), self.top_p)) + 1
-        out = np.full_like(logits, -np.inf)
-        out[order[:keep]] = logits[order[:keep]]
-        return out
-
-
-@dataclass(frozen=True)
-class MinP(Sampler):
-    """Words at least ``min_p`` times as likely as the most likely one (Nguyen et al. 2024)."""
-
-    min_p: float = 0.05
-    kind: ClassVar[str] = "min_p"
-
-    def filter(self, logits):
-        return np.where(logits >= logits.max() + math.log(self.min_p), logits, -np.inf)
-
-
-@dataclass(frozen=True)
-class Typical(Sampler):
-    """Locally typical sampling (Meister et al. 2023): words whose surprisal is closest to the
-    entropy, up to probability ``typical_p``."""
-
-    typical_p: float = 0.9
-    kind: ClassVar[str] = "typical_p"
-
-    def filter(self, logits):
-        logp = log_softmax(logits)
-        probs = np.exp(logp)
-        entropy = -np.sum(probs[probs > 0] * logp[probs > 0])
-        order = np.argsort(np.abs(-logp - entropy))
-        keep = int(np.searchsorted(np.cumsum(probs[order]), self.typical_p)) + 1
-        out = np.full_like(logits, -np.inf)
-        out[order[:keep]] = logits[order[:keep]]
-        return out
-
-
-STRATEGIES = {cls.kind: cls for cls in (TopK, TopP, MinP, Typical)}  # samplerschema.STRATEGIES, each with its class
 
 
 @dataclass(frozen=True)
@@ -437,24 +463,13 @@ def from_description(desc: dict | None = None) -> Sampler | CriticGuided:
     desc = check(dict(desc or {}))  # the rules: patentgen.samplerschema
     if desc.get("critic", 0) >= 2:
         return CriticGuided(from_description({k: v for k, v in desc.items() if k != "critic"}), int(desc["critic"]))
-    processors = []
-    if desc.get("repetition_penalty", 1) != 1:
-        processors.append(RepetitionPenalty(float(desc["repetition_penalty"])))
-    if desc.get("no_repeat_ngram"):
-        processors.append(NoRepeatNGram(int(desc["no_repeat_ngram"])))
-    if desc.get("no_stutter"):
-        processors.append(NoStutter(int(desc["no_stutter"])))
-    if desc.get("word_cache"):  # the caches nest as fitted: (1 - p) * ((1 - w) * model + w * words) + p * phrases
-        processors.append(WordCache(float(desc["word_cache"])))
-    if desc.get("phrase_cache"):
-        processors.append(PhraseCache(float(desc["phrase_cache"])))
     temperature = float(desc.get("temperature", 1.0))
-    if temperature == 0:
-        return Greedy(0.0, tuple(processors))
-    for kind, strategy in STRATEGIES.items():
-        if kind in desc:
-            return strategy(temperature, tuple(processors), **{kind: BY_KEY[kind].type(desc[kind])})
-    return Temperature(temperature, tuple(processors))
+    kind = next((k for k in FILTERS if k in desc), None)
+    chosen = None if kind is None or temperature == 0 else FILTERS[kind](BY_KEY[kind].type(desc[kind]))
+    rules = tuple(rule(BY_KEY[key].type(desc[key])) for key, (rule, _) in RULES.items()
+                  if desc.get(key, RULE_OFF.get(key, 0)) != RULE_OFF.get(key, 0))
+    caches = tuple(cache(float(desc[key])) for key, (cache, _) in CACHES.items() if desc.get(key))
+    return Sampler(temperature, chosen, rules, caches)
 
 
 # ----- the decode loop --------------------------------------------------------------------------
@@ -471,7 +486,7 @@ def generate(
 ) -> list[int]:
     """Continue ``seed_ids`` by up to ``n_words`` ids as ``sampler`` decodes (``lm``: the numpy
     model, for samplers that step several candidates at once; ``critic``: the run's fitted critic)."""
-    sampler = sampler or Temperature()
+    sampler = sampler or Sampler()
     if n_words <= 0:
         return []
     return sampler.decode(next_logits, seed_ids, n_words, rng, banned, stop_ids, lm=lm, critic=critic)

@@ -17,6 +17,8 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .arrays import bincount, chunks, differs, or_positions
 
@@ -236,36 +238,22 @@ def _over_threshold(keys: np.ndarray, sizes: np.ndarray, threshold: float) -> np
     return np.stack([a[hit], b[hit]], axis=1)
 
 
-class _UnionFind:
-    def __init__(self, size: int):
-        self.parent = list(range(size))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
 def group_near_duplicates(docs: list[list[str]], n: int = 8, threshold: float = 0.5) -> list[int]:
     """Group id for every document; near-duplicates (and their chains) share one id."""
     return groups_of_ids(*word_ids(docs), n, threshold)
 
 
 def groups_of_ids(ids: np.ndarray, offsets: np.ndarray, n: int = 8, threshold: float = 0.5) -> list[int]:
-    """``group_near_duplicates`` of documents given as word ids (see ``shingles``): groups are
-    numbered in the order of their first document."""
-    found = _UnionFind(len(offsets) - 1)
-    for a, b in near_duplicate_pairs(ids, offsets, n, threshold).tolist():
-        found.union(a, b)
-    roots = [found.find(i) for i in range(len(offsets) - 1)]
-    first = {root: rank for rank, root in enumerate(dict.fromkeys(roots))}
-    return [first[root] for root in roots]
+    """``group_near_duplicates`` of documents given as word ids (see ``shingles``): the connected
+    components of the near-duplicate pairs, numbered in the order of their first document."""
+    documents = len(offsets) - 1
+    pairs = near_duplicate_pairs(ids, offsets, n, threshold)  # (P, 2)
+    graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(documents, documents))
+    _, labels = connected_components(graph, directed=False)  # (D,)
+    _, first, of_doc = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)  # each component's rank by its first document
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[of_doc].tolist()
 
 
 def split_groups(groups: list[int], fractions=(0.8, 0.1, 0.1), seed: int = 0) -> Split:

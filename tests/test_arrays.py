@@ -97,27 +97,3 @@ def test_running_count_and_bincount_carry_across_chunks(monkeypatch):
     assert np.array_equal(arrays.running_count(flags, np.empty(23, np.int32)), np.cumsum(flags) - 1)
     ids = rng.integers(0, 9, 23, dtype=np.int32)
     assert np.array_equal(arrays.bincount(ids, 12), np.bincount(ids, minlength=12))
-
-
-def _hugepage_advice() -> bool:
-    toggle = arrays.multiarray._set_madvise_hugepage
-    now = toggle(True)
-    toggle(now)
-    return now
-
-
-def test_small_pages_turns_numpys_huge_page_advice_off_inside_unless_the_user_chose(monkeypatch):
-    toggle = getattr(arrays.multiarray, "_set_madvise_hugepage", None)
-    if toggle is None:
-        pytest.skip("this numpy has no huge page advice to turn off")
-    before = toggle(True)
-    try:
-        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
-        with arrays.small_pages():
-            assert _hugepage_advice() is False
-        assert _hugepage_advice() is True  # restored
-        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
-        with arrays.small_pages():
-            assert _hugepage_advice() is True
-    finally:
-        toggle(before)

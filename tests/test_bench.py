@@ -92,7 +92,7 @@ def test_scale_smoke_run_writes_its_figures(tmp_path, corpus_csv, abstracts):
     table = (tmp_path / "SCALE.md").read_text()
     assert f"| 80 | {synthetic} |" in table and "Log-log slope" in table and "Targets at 80 abstracts" in table
     assert "Processor seconds at 80 abstracts" in table and "- group+split: " in table
-    assert "- 24 MB, huge pages advised (numpy's default): " in table and "- 24 MB, not advised (arrays.small_pages): " in table
+    assert "- 24 MB, huge pages advised (numpy's default): " in table and "- 24 MB, not advised (NUMPY_MADVISE_HUGEPAGE=0): " in table
     assert all(set(r["prepare"]["lap_cpu"]) >= {"clean+tokenise", "group+split"} for r in rows)
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

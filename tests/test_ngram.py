@@ -195,51 +195,24 @@ def test_a_corpus_past_the_packed_sort_size_counts_as_numpys_unique_does(monkeyp
     assert np.array_equal(packed.logprob(contexts, targets), plain.logprob(contexts, targets))
 
 
-def _large_allocations(call, smallest: int, files: set[str]) -> int:
-    """Bytes that ``call()`` allocated in steps of at least ``smallest`` bytes: between each two
-    events (a line, call or return) of a frame in ``files``, how far the memory traced by
-    ``tracemalloc`` rose above where it stood, where that is ``smallest`` or more."""
-    import sys
-    import tracemalloc
-
-    total, since = 0, 0
-
-    def trace(frame, event, arg):
-        nonlocal total, since
-        current, peak = tracemalloc.get_traced_memory()
-        if peak - since >= smallest:
-            total += peak - since
-        tracemalloc.reset_peak()
-        since = current
-        return trace
-
-    tracemalloc.start()
-    sys.settrace(lambda frame, event, arg: trace(frame, event, arg) if frame.f_code.co_filename in files else None)
-    try:
-        call()
-    finally:
-        sys.settrace(None)
-        tracemalloc.stop()
-    return total
-
-
-def test_the_fit_makes_no_array_of_the_corpus_length_beyond_its_work_arrays_and_the_model(monkeypatch):
-    """A fit's large arrays are its position-sized work arrays (34 bytes a token, made once), the
-    model's, and one count per n-gram until its level is weighed; every other step works a chunk
-    at a time. An array of the corpus's length made per step would be memory touched fresh,
-    which costs far more than the work itself on a large corpus."""
-    monkeypatch.setattr(ngram.arrays, "_SMALL", 2048)  # the packed path, as on a large corpus
-    monkeypatch.setattr(ngram.arrays, "_CHUNK", 512)
+@pytest.mark.parametrize("chunk", [97, 512, 4099])
+def test_the_chunk_size_never_changes_the_fit(monkeypatch, chunk):
+    """Every step of a fit past ``arrays._SMALL`` works a chunk at a time (the counts, the packed
+    sort's positions, the runs, the tallies); chunks shorter than a context's words, than a run
+    of one n-gram and than the vocabulary give the model numpy's own unique gives, array for array."""
     rng = np.random.default_rng(3)
     zipf = 1.0 / np.arange(1, 298)
-    docs = [np.r_[BOS_ID, rng.choice(np.arange(3, 300), rng.integers(1, 60), p=zipf / zipf.sum())] for _ in range(3000)]
-    tokens = sum(map(len, docs))
-    models = []
-    made = _large_allocations(lambda: models.append(ngram.KneserNey(docs, 300, 4)), tokens, {ngram.__file__, ngram.arrays.__file__})
-    model = models[0]
-    kept = sum(a.nbytes for a in model.suffixed) + sum(4 * len(level.words) for level in model.levels.values())  # with the counts
-    kept += sum(getattr(level, name).nbytes for level in model.levels.values() for name in ("words", "bounds", "gamma", "weights"))
-    assert made - kept <= 34 * tokens, (made - kept) / tokens
+    docs = [np.r_[BOS_ID, rng.choice(np.arange(3, 300), rng.integers(1, 60), p=zipf / zipf.sum())] for _ in range(1500)]
+    plain = ngram.KneserNey(docs, 300, 4, modified=True)
+    monkeypatch.setattr(ngram.arrays, "_SMALL", 2048)  # the packed path, as on a large corpus
+    monkeypatch.setattr(ngram.arrays, "_CHUNK", chunk)
+    chunked = ngram.KneserNey(docs, 300, 4, modified=True)
+    assert sum(map(len, docs)) > 10 * chunk  # many chunks
+    for mine, theirs in zip(chunked.suffixed, plain.suffixed):
+        assert np.array_equal(mine, theirs)
+    for n in range(1, 5):
+        for name in ("words", "bounds", "gamma", "weights"):
+            assert np.array_equal(getattr(chunked.levels[n], name), getattr(plain.levels[n], name)), (n, name)
 
 
 @pytest.mark.parametrize("order", [0, ngram.MAX_ORDER + 1])

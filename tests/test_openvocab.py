@@ -117,7 +117,7 @@ def test_generated_unk_is_spelled_as_a_real_word(tiny_run):
     rng = np.random.default_rng(0)
     spelled = []
     for _ in range(40):
-        cont = generation.continue_text(run, seed, 30, rng, generation.sampling.Temperature(2.0))
+        cont = generation.continue_text(run, seed, 30, rng, generation.sampling.Sampler(2.0))
         assert "<unk>" not in cont.words and len(cont.words) == 30
         spelled += [w for i, w in zip(cont.ids, cont.words) if i == UNK_ID]
     assert spelled and set(spelled) <= set(run.tokenizer.open_vocab.rare) | {"zorblax"}
@@ -133,7 +133,7 @@ def test_old_runs_without_an_open_vocabulary_never_write_unk(tiny_run, tmp_path)
     assert not run.tokenizer.emits_unk
     rng = np.random.default_rng(0)
     for _ in range(20):
-        assert UNK_ID not in generation.continue_text(run, "the processor", 30, rng, generation.sampling.Temperature(2.0)).ids
+        assert UNK_ID not in generation.continue_text(run, "the processor", 30, rng, generation.sampling.Sampler(2.0)).ids
     # the upgrade command restores exactly what training stored
     result = run_script("-m", "patentgen.openvocab", "--model", str(old))
     assert result.returncode == 0, result.stderr

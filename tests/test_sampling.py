@@ -1,6 +1,6 @@
-"""Sampler objects with stub models of fixed logits: greedy, temperature, top-k, top-p, min-p,
-typical, the anti-repetition processors, descriptions, bad options, repeatability; the caches and the draw
-against their plain computation."""
+"""The sampler with stub models of fixed logits: greedy, temperature, top-k, top-p, min-p,
+typical, the anti-repetition processors, the chain's order, descriptions, bad options,
+repeatability; the caches and the draw against their plain computation."""
 
 import math
 
@@ -9,8 +9,8 @@ import pytest
 
 from patentgen import sampling
 from patentgen.errors import UserError
-from patentgen.sampling import (Greedy, MinP, NoRepeatNGram, RepetitionPenalty, Temperature, TopK, TopP, Typical,
-                                from_description, generate, score)
+from patentgen.sampling import (MinP, NoRepeatNGram, RepetitionPenalty, Sampler, TopK, TopP, Typical, from_description,
+                                generate, score)
 from patentgen.tokenizer import BOS_ID, PAD_ID, UNK_ID
 
 LOGITS = np.array([9.0, 8.0, 7.0, 1.0, 3.0, 2.5, 0.5, -1.0])  # pad, unk and <s> score highest
@@ -33,38 +33,38 @@ def draws(sampler, logits=LOGITS, n=300, history=()):
 
 
 def test_greedy_picks_the_argmax_of_allowed_words():
-    assert Greedy(0.0).next_id(LOGITS, None, (), BANNED) == 4
-    assert isinstance(from_description({"temperature": 0}), Greedy)
+    assert Sampler(0.0).next_id(LOGITS, None, (), BANNED) == 4
+    assert from_description({"temperature": 0, "top_k": 3}) == Sampler(0.0)  # greedy: no filter
 
 
 def test_banned_ids_are_never_emitted_and_unk_only_when_allowed():
-    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Temperature(5.0), banned=BANNED)
+    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Sampler(5.0), banned=BANNED)
     assert not set(BANNED) & set(out) and len(set(out)) == 5
-    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Temperature(5.0), banned=sampling.ALWAYS_BANNED)
+    out = generate(stub(), [BOS_ID], 500, np.random.default_rng(0), Sampler(5.0), banned=sampling.ALWAYS_BANNED)
     assert UNK_ID in out and not {PAD_ID, BOS_ID} & set(out)
 
 
 def test_top_k_never_draws_outside_the_k_best():
-    assert draws(TopK(2.0, top_k=2)) == {4, 5}
+    assert draws(Sampler(2.0, TopK(2))) == {4, 5}
 
 
 def test_top_p_never_draws_outside_the_nucleus():
     logits = np.r_[[-50.0] * 3, np.log([0.5, 0.3, 0.15, 0.05])]
-    assert draws(TopP(1.0, top_p=0.75), logits) == {3, 4}
-    assert draws(TopP(1.0, top_p=0.85), logits) == {3, 4, 5}
+    assert draws(Sampler(1.0, TopP(0.75)), logits) == {3, 4}
+    assert draws(Sampler(1.0, TopP(0.85)), logits) == {3, 4, 5}
 
 
 def test_min_p_keeps_words_near_the_best_one():
     logits = np.r_[[-50.0] * 3, np.log([0.5, 0.3, 0.15, 0.05])]
-    assert draws(MinP(1.0, min_p=0.25), logits) == {3, 4, 5}  # 0.15 >= 0.25 * 0.5, 0.05 is not
-    assert draws(MinP(1.0, min_p=0.7), logits) == {3}
+    assert draws(Sampler(1.0, MinP(0.25)), logits) == {3, 4, 5}  # 0.15 >= 0.25 * 0.5, 0.05 is not
+    assert draws(Sampler(1.0, MinP(0.7)), logits) == {3}
 
 
 def test_typical_keeps_the_words_closest_to_the_entropy():
     # one likely word (0.4) and 60 of 0.01: entropy 3.13 nats is nearer the rare words' surprisal
     # (4.61) than the likely word's (0.92), so a 0.3 typical set is 30 rare words
     logits = np.log(np.r_[[1e-9] * 3, 0.4, [0.01] * 60])
-    kept = Typical(1.0, typical_p=0.3).distribution(logits, (), BANNED) > 0
+    kept = Sampler(1.0, Typical(0.3)).distribution(logits, (), BANNED) > 0
     assert not kept[3] and kept[4:].sum() == 30
 
 
@@ -107,10 +107,11 @@ def test_no_repeat_ngram_bans_the_word_that_would_repeat_an_ngram():
 def test_description_round_trips_and_temperature_can_change():
     desc = {"temperature": 0.7, "top_p": 0.9, "repetition_penalty": 1.2, "no_repeat_ngram": 4}
     sampler = from_description(desc)
-    assert isinstance(sampler, TopP) and sampler.description() == desc
+    assert sampler == Sampler(0.7, TopP(0.9), (RepetitionPenalty(1.2), NoRepeatNGram(4)))
+    assert sampler.description() == desc and list(sampler.description()) == ["temperature", "top_p", "repetition_penalty", "no_repeat_ngram"]
     hotter = sampler.with_temperature(1.1)
-    assert isinstance(hotter, TopP) and hotter.description() == {**desc, "temperature": 1.1}
-    assert isinstance(sampler.with_temperature(0), Greedy)
+    assert hotter.filter == TopP(0.9) and hotter.description() == {**desc, "temperature": 1.1}
+    assert sampler.with_temperature(0).greedy
     assert from_description({}).description() == {"temperature": 1.0}
 
 
@@ -196,7 +197,7 @@ def test_caches_shrink_with_temperatures_below_one_and_respect_bans():
     assert cold[list(BANNED)].sum() == 0
     banned_copy = from_description({"temperature": 1.0, "word_cache": 0.4}).distribution(logits, [UNK_ID, 60], BANNED)
     assert banned_copy[UNK_ID] == 0 and banned_copy.sum() == pytest.approx(1.0)
-    assert Greedy(0.0, (sampling.WordCache(0.9),)).next_id(logits, None, history, BANNED) == 3
+    assert Sampler(0.0, caches=(sampling.WordCache(0.9),)).next_id(logits, None, history, BANNED) == 3
 
 
 # The caches and the draw written out the plain way, the reference the fast code must match.
@@ -220,7 +221,7 @@ def reference_distribution(logits, history, banned, word=0.1, phrase=0.3, skip_t
 def test_cached_sampling_matches_the_plain_computation_step_by_step():
     size, rng = 12, np.random.default_rng(3)
     table = rng.normal(0, 2, (80, size))  # the stub model's logits at each step
-    sampler = Temperature(1.0, (sampling.WordCache(0.1, skip_top=3), sampling.PhraseCache(0.3)))
+    sampler = Sampler(1.0, caches=(sampling.WordCache(0.1, skip_top=3), sampling.PhraseCache(0.3)))
     seed = [BOS_ID, 7, 8, 1, 7, 8, 9, 7]  # repeats from the start; <unk> in the text but banned
 
     def model(ids, state):
@@ -257,7 +258,8 @@ def test_every_option_is_a_flag_a_web_field_and_a_sampler_setting_with_one_range
     parser = cli.Parser(prog="t")
     cli.add_sampler_flags(parser, sampling.DEFAULT)
     fields = web.GenerateRequest.model_json_schema()["properties"]
-    assert set(sampling.STRATEGIES) == set(samplerschema.STRATEGIES)
+    assert set(sampling.FILTERS) == set(samplerschema.STRATEGIES)
+    assert set(sampling.RULES) | set(sampling.CACHES) | set(sampling.FILTERS) | {"temperature", "critic"} == set(samplerschema.KEYS)
     for option in samplerschema.OPTIONS:
         inside = option.low + 1 if option.type is int else (option.low + (option.high or option.low + 1)) / 2
         assert from_description({option.key: inside}).description()[option.key] == inside
@@ -306,3 +308,21 @@ def test_no_stutter_bans_saying_the_last_words_again_at_once():
         favour[history[-1]] = 10.0
         assert sampler.next_id(favour, rng, history, BANNED) != history[-1]
     assert sampler.description()["no_stutter"] == 2
+
+
+def test_the_chain_runs_bans_rules_temperature_filter_then_mixes_the_caches():
+    desc = {"temperature": 0.7, "top_k": 4, "repetition_penalty": 1.3, "no_stutter": 1, "word_cache": 0.2, "phrase_cache": 0.1}
+    sampler = from_description(desc)
+    assert sampler.rules == (RepetitionPenalty(1.3), sampling.NoStutter(1)) and sampler.filter == TopK(4)
+    assert sampler.caches == (sampling.WordCache(0.2), sampling.PhraseCache(0.1))  # the word cache first, as fitted
+    logits = np.random.default_rng(5).normal(0, 2, 80)
+    history = [60, 61, 62, 60, 61, 70, 70]
+    expected = np.array(logits, np.float64)  # the chain, written out
+    expected[list(BANNED)] = -np.inf
+    expected = sampling.NoStutter(1)(RepetitionPenalty(1.3)(expected, history), history)
+    with np.errstate(divide="ignore"):
+        expected = TopK(4)((expected - expected.max()) / 0.7)
+    probs = np.exp(sampling.log_softmax(expected))
+    probs = sampling.PhraseCache(0.1 * 0.7).mix(sampling.WordCache(0.2 * 0.7).mix(probs, history), history)
+    np.testing.assert_allclose(sampler.distribution(logits, history, BANNED), probs / probs.sum(), rtol=0, atol=1e-15)
+    assert sampler.distribution(logits, history, BANNED)[70] == 0  # the stutter stays banned for the copies
