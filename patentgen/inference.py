@@ -5,7 +5,7 @@ state-carrying steps for decoding (``next_logits(ids, state) -> (logits, state)`
 generated word costs one LSTM step, not a re-run of the whole window. It reads the named arrays
 of ``model.export_weights`` and needs no TensorFlow at all, which keeps ``generate.py`` quick to
 start. The recurrent cells (LSTM, GRU) belong to their architecture modules in ``models/``;
-``tests/test_inference.py`` checks every architecture against Keras, number for number.
+``tests/e2e/test_inference.py`` checks every architecture against Keras, number for number.
 """
 
 from __future__ import annotations

@@ -20,6 +20,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Prepared corpora go to a fresh folder of this test session, not the user's cache (subprocesses inherit it).
 os.environ["PATENTGEN_CACHE"] = tempfile.mkdtemp(prefix="patentgen-test-cache-")
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
+TIERS = ("unit", "e2e", "web")  # tests/unit is what `pytest -q` runs (pytest.ini); the others get their folder's marker
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items):
+    """Mark every test of tests/e2e ``e2e`` and of tests/web ``web``; a test file outside the tier
+    folders is refused, so that none is left out of its tier's run."""
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        tier = item.path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.path.relative_to(ROOT)}: test files go in tests/unit, tests/e2e or tests/web")
+        if tier != "unit":
+            item.add_marker(tier)
 
 SUBJECTS = ["a neural network", "the processor", "an input layer", "a training unit", "the controller", "a sensor array"]
 VERBS = ["receives", "computes", "stores", "adjusts", "outputs", "compares"]
