@@ -118,8 +118,8 @@ def sentence(
 
 def score_tokens(run: Run, words: list[str], context: list[str] | None = None) -> sampling.Score:
     """Log-probability of each of ``words`` after ``context`` (both tokens) at the start of a
-    document, under the network with the run's caches (``patentgen.cache``; none for older
-    runs); an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the run
+    document, under the network with the run's caches (``patentgen.cache``; none for a run
+    trained with ``--no-eval``); an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the run
     has an open vocabulary."""
     context = list(context or [])
     ids = run.tokenizer.document_ids(context + words)
