@@ -220,9 +220,7 @@ class Run:
     @property
     def guide(self):
         """What critic-guided decoding needs (``critic.Guide``), from the critic fitted at
-        training (``config.json`` ``"critic"``); None if the run has none."""
-        if "critic" not in self.config:
-            return None
+        training (``config.json`` ``"critic"``)."""
         return Guide.of(Critic.from_json(self.config["critic"]), self.lm, self.tokenizer.index)
 
 
@@ -237,6 +235,10 @@ def damaged(path: Path, name: str, err: BaseException) -> UserError:
 
 # What np.load raises on a truncated or garbled .npz (a zip archive of .npy files).
 NPZ_ERRORS = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+# What every run's config.json records besides its settings (``_require_folder`` checks them).
+CONFIG_KEYS = ("arch", "window", "vocab_size", "data", "corpus_sha256", "critic")
 
 
 def _require_folder(path: Path) -> None:
@@ -267,7 +269,12 @@ def _require_folder(path: Path) -> None:
         raise UserError(f"{path} is a folder of runs ({', '.join(runs_inside[:5])}{', ...' if len(runs_inside) > 5 else ''}), "
                         f"not a run; pass one of them: --model {path / runs_inside[0]}")
     if not missing:
-        missing = [name for name in architecture_of(read_json(path / "config.json"), path).files if not (path / name).is_file()]
+        config = read_json(path / "config.json")
+        lacking = [key for key in CONFIG_KEYS if key not in config]
+        if lacking:
+            raise UserError(f"model folder {path} was written by an older patentgen (config.json has no {', '.join(lacking)}); "
+                            "retrain it with this version")
+        missing = [name for name in architecture_of(config, path).files if not (path / name).is_file()]
     if missing:
         raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
 
@@ -276,8 +283,6 @@ def architecture_of(config: dict, path: Path):
     """The architecture a run folder's config names."""
     from . import models
 
-    if "arch" not in config:
-        raise UserError(f"model folder {path} records no architecture (config.json has no \"arch\"); retrain it with this version")
     name = config["arch"]
     if name not in models.REGISTRY:
         raise UserError(f"model folder {path} holds a {name!r} model, which this version does not know "
