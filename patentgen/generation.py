@@ -126,7 +126,7 @@ def score_tokens(run: Run, words: list[str], context: list[str] | None = None) -
     spelling = [float(x) for x in run.tokenizer.spelling_logprobs(context + words)[len(context) + 1 :]]
     mix = run.caches.mix if run.caches else None
     scored = sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, spelling,
-                            mix, run.config.get("window", 50))
+                            mix, run.config["window"])
     kept = [j for j, word in enumerate(words) if word not in corpus.SENTENCE_MARKERS]  # context, not words of the text
     return sampling.Score([words[j] for j in kept], [float(scored.logprobs[j]) for j in kept])
 

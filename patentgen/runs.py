@@ -238,7 +238,7 @@ NPZ_ERRORS = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZi
 
 
 # What every run's config.json records besides its settings (``_require_folder`` checks them).
-CONFIG_KEYS = ("arch", "window", "vocab_size", "data", "corpus_sha256", "critic")
+CONFIG_KEYS = ("arch", "window", "vocab_size", "data", "text_column", "corpus_sha256", "critic")
 
 
 def _require_folder(path: Path) -> None:
@@ -302,7 +302,7 @@ def load_inference(path: str | Path) -> Run:
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
     except NPZ_ERRORS as err:
         raise damaged(path, "weights.npz", err) from None
-    if not (len(tokenizer) == lm.vocab_size == out_size == config.get("vocab_size")):
+    if not (len(tokenizer) == lm.vocab_size == out_size == config["vocab_size"]):
         raise UserError(
             f"model folder {path} does not match its tokenizer: {len(tokenizer)} words in tokenizer.json, "
             f"{lm.vocab_size} embedding rows, {out_size} outputs; retrain the run"
@@ -358,7 +358,7 @@ def corpus_file(run: Run, data: str | None = None) -> Path:
 
 def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
     """The documents of the corpus a run was trained on (``corpus_file``)."""
-    return corpus.read_texts(corpus_file(run, data), text_column or run.config.get("text_column"))
+    return corpus.read_texts(corpus_file(run, data), text_column or run.config["text_column"])
 
 
 def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None,
