@@ -269,12 +269,12 @@ def _require_folder(path: Path) -> None:
         raise UserError(f"{path} is a folder of runs ({', '.join(runs_inside[:5])}{', ...' if len(runs_inside) > 5 else ''}), "
                         f"not a run; pass one of them: --model {path / runs_inside[0]}")
     if not missing:
-        config = read_json(path / "config.json")
-        lacking = [key for key in CONFIG_KEYS if key not in config]
+        settings = read_json(path / "config.json")
+        lacking = [key for key in CONFIG_KEYS if key not in settings]
         if lacking:
             raise UserError(f"model folder {path} was written by an older patentgen (config.json has no {', '.join(lacking)}); "
                             "retrain it with this version")
-        missing = [name for name in architecture_of(config, path).files if not (path / name).is_file()]
+        missing = [name for name in architecture_of(settings, path).files if not (path / name).is_file()]
     if missing:
         raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
 
