@@ -218,7 +218,8 @@ def stage_prepare(cfg: TrainConfig) -> dict:
 
 def stage_train(cfg: TrainConfig, batches: int) -> dict:
     from patentgen import training
-    from patentgen.model import build_model, compile_model
+    from patentgen.model import compile_model
+    from patentgen.models import build_model
     from patentgen.windows import count_targets
 
     prepared, _, _ = pipeline.prepare_corpus(cfg)

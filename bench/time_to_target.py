@@ -21,7 +21,8 @@ import keras  # noqa: E402
 from patentgen import pipeline, training  # noqa: E402
 from patentgen.config import TrainConfig, default_data  # noqa: E402
 from patentgen.embeddings import glove_matrix  # noqa: E402
-from patentgen.model import build_model, compile_model  # noqa: E402
+from patentgen.model import compile_model  # noqa: E402
+from patentgen.models import build_model  # noqa: E402
 
 
 class Probe(keras.callbacks.Callback):

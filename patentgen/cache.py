@@ -14,22 +14,18 @@ both seeing only that context (the same words the network sees, so the evaluatio
 their cache has something, else 0. The two weights are fitted on validation text by maximum
 likelihood (``fit``), stored in the run folder's ``config.json`` as ``"caches"``, and used by
 the evaluation, ``--score``, ``/api/score`` and ``patentgen.load().score``. Generation takes its
-caches from the sampler description (``--phrase-cache``, ``--word-cache``).
-
-Run as ``python -m patentgen.cache --model DIR`` to fit and store the caches of a run trained
-before them (the shipped model was upgraded that way); ``train.py`` fits them itself.
+caches from the sampler description (``--phrase-cache``, ``--word-cache``). ``train.py`` fits
+them after training (``patentgen-evaluate --save`` for a run trained with ``--no-eval``).
 """
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
 
-from . import cli
 from .inference import log_softmax, window_logits
 from .sampling import PhraseCache, WordCache, words_of
 
@@ -205,21 +201,3 @@ def fit_windows(lm, windows) -> tuple[Caches, float, float]:
     ``evaluate.evaluate_split(..., fit_caches=True)`` fits the same weights while it scores them."""
     return fit(window_features(lm, windows.flat, windows.starts, windows.window))
 
-
-def main(argv=None) -> int:
-    from . import evaluate, runs
-
-    args = cli.upgrade_args('python -m patentgen.cache', "Fit a run's caches on its validation split and store them in the run folder.", argv)
-    run = runs.load_inference(args.model)
-    windows = {side: runs.split_windows(run, side, args.data) for side in ("val", "test")}
-    figures = evaluate.evaluate_run(run.lm, windows, fit_caches=True)
-    runs.record_evaluation(run, figures)
-    caches, test = figures["caches"], figures["test"]
-    print(f"{run.path}: phrase cache {caches['phrase']}, word cache {caches['word']} (validation log-likelihood per word "
-          f"{caches['val_loglik_without']:.4f} -> {caches['val_loglik_with']:.4f}); test cross-entropy "
-          f"{test['full_context']['ce']:.4f} -> {test['cached']['ce']:.4f}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(cli.run(main))

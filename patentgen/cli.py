@@ -31,7 +31,7 @@ class RaisingParser(Parser):
 
 def prog(script: str) -> str:
     """The name a command shows in its usage and errors: ``patentgen-train`` and so on when run as
-    that console script, else ``script`` (``train.py``, ``python -m patentgen.evaluate``)."""
+    that console script, else ``script`` (``train.py``, ``evaluate.py``)."""
     name = Path(sys.argv[0]).name
     return name if name.startswith("patentgen-") else script
 
@@ -214,15 +214,6 @@ def write_output(path: Path, text: str) -> None:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path} ({err.strerror}); pass another --output") from None
-
-
-def upgrade_args(prog: str, description: str, argv=None) -> argparse.Namespace:
-    """``--model`` and ``--data`` of the commands that add something to an existing run folder
-    (``python -m patentgen.openvocab``, ``python -m patentgen.cache``)."""
-    p = Parser(prog=prog, description=description)
-    p.add_argument("--model", required=True, help="run folder written by train.py")
-    p.add_argument("--data", help="the corpus the run was trained on (default: the path it recorded)")
-    return p.parse_args(argv)
 
 
 def run(main, argv=None) -> int:

@@ -11,7 +11,7 @@ Both report the share of targets that are ``<unk>``. ``full_context`` also repor
 *open-vocabulary* cross-entropy where the run has an open vocabulary: each ``<unk>`` target is
 scored as P(<unk>) times the probability of its real spelling (``patentgen.openvocab``), so
 models with different vocabularies can be compared. The command that prints them for a run,
-``patentgen-evaluate`` or ``python -m patentgen.evaluate --model DIR [--data FILE]``, is
+``patentgen-evaluate`` or ``evaluate.py --model DIR [--data FILE]``, is
 ``patentgen/commands/evaluate.py``.
 
 How it runs at the speed of the machine (``bench/evaluation.py`` measures it):
@@ -42,17 +42,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
-
-if __name__ == "__main__":  # the command; before numpy is imported, so a bare Python is told what it lacks in one line
-    from patentgen.commands.evaluate import entry
-
-    sys.exit(entry())
 
 import numpy as np
 

@@ -227,4 +227,4 @@ def from_run(run, rules: Rules = Rules(), data: str | None = None, sides: tuple[
     def sample(seed: list[str], n: int, sampler: sampling.Sampler, rng: np.random.Generator) -> list[str]:
         return generation.continue_text(run, seed, n, rng, sampler).words
 
-    return Game(docs, sample, rules, run.tokenizer.can_write, str(run.config.get("corpus_sha256", ""))[:16])
+    return Game(docs, sample, rules, run.tokenizer.can_write, run.config["corpus_sha256"][:16])

@@ -118,15 +118,15 @@ def sentence(
 
 def score_tokens(run: Run, words: list[str], context: list[str] | None = None) -> sampling.Score:
     """Log-probability of each of ``words`` after ``context`` (both tokens) at the start of a
-    document, under the network with the run's caches (``patentgen.cache``; none for older
-    runs); an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the run
+    document, under the network with the run's caches (``patentgen.cache``; none for a run
+    trained with ``--no-eval``); an out-of-vocabulary word gets P(<unk>) times its spelling's probability when the run
     has an open vocabulary."""
     context = list(context or [])
     ids = run.tokenizer.document_ids(context + words)
     spelling = [float(x) for x in run.tokenizer.spelling_logprobs(context + words)[len(context) + 1 :]]
     mix = run.caches.mix if run.caches else None
     scored = sampling.score(run.lm.next_logits, ids[: len(context) + 1], ids[len(context) + 1 :], words, spelling,
-                            mix, run.config.get("window", 50))
+                            mix, run.config["window"])
     kept = [j for j, word in enumerate(words) if word not in corpus.SENTENCE_MARKERS]  # context, not words of the text
     return sampling.Score([words[j] for j in kept], [float(scored.logprobs[j]) for j in kept])
 

@@ -52,7 +52,7 @@ class Generator:
         return self.run.path
 
     def __repr__(self) -> str:
-        return f"Generator({str(self.path)!r}: {self.run.config.get('arch')}, {len(self.run.tokenizer):,} words)"
+        return f"Generator({str(self.path)!r}: {self.run.config['arch']}, {len(self.run.tokenizer):,} words)"
 
     def generate(self, seed: str = "", words: int | None = None, diversity: float | None = None, samples: int | None = None,
                  random_seed: int | None = None, *, max_new_tokens: int | None = None,

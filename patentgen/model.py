@@ -95,13 +95,6 @@ def every_position_model(vocab_size: int, recurrent, name: str, embedding_dim: i
     return set_embeddings(keras.Model(ids, float32_logits(logits), name=name), matrix)
 
 
-def build_model(vocab_size: int, arch: str = "lstm", *args, **kwargs) -> keras.Model:
-    """The Keras model of architecture ``arch`` (``models.get(arch).build``'s arguments)."""
-    from .models import get
-
-    return get(arch).build(vocab_size, *args, **kwargs)
-
-
 def compile_model(model: keras.Model, learning_rate: float, clipnorm: float | None = 1.0) -> keras.Model:
     """Adam on sparse cross-entropy from logits; ``<pad>`` (id 0) targets are ignored."""
     model.compile(

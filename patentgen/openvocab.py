@@ -12,14 +12,12 @@ over spellings:
                             + (1 - c) * ((1 - v) * count(w) / rare_total + v * P_chars(w))
 
 (``c`` the copy probability where the context has an out-of-vocabulary word, else 0; ``v`` the
-share of never-seen words). Stored in the run's ``tokenizer.json``; older runs have none and keep
-a closed vocabulary. ``python -m patentgen.openvocab --model DIR`` adds it to such a run.
+share of never-seen words). Fitted by ``train.py`` and stored in the run's ``tokenizer.json``.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -27,7 +25,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from . import cli
 from .corpus import SENTENCE_MARKERS
 from .errors import UserError
 
@@ -168,22 +165,3 @@ def attach(tokenizer, train_docs: Iterable[list[str]], val_docs: Iterable[list[s
     copy_prob, novel_prob = measure(val_docs, rare, window, is_oov)
     return replace(tokenizer, open_vocab=OpenVocab(rare, copy_prob, novel_prob, window, known_words(tokenizer.vocab)))
 
-
-# ----- upgrading an older run ---------------------------------------------------------------
-def main(argv=None) -> int:
-    from . import runs
-
-    args = cli.upgrade_args('python -m patentgen.openvocab', 'Add the open vocabulary to a run folder trained before it existed.', argv)
-    run = runs.load_inference(args.model)
-    texts = runs.corpus_texts(run, args.data)
-    docs = {side: [run.tokenizer.text_to_tokens(texts[i]) for i in runs.split_indices(run, side)] for side in ("train", "val")}
-    tokenizer = attach(run.tokenizer, docs["train"], docs["val"], run.config["window"])
-    runs.write_json(run.path / "tokenizer.json", tokenizer.to_json())
-    ov = tokenizer.open_vocab
-    print(f"{run.path}: {len(ov.rare):,} rare training words; an <unk> repeats a context word "
-          f"{ov.copy_prob:.1%} of the time (where one exists), is a never-seen word {ov.novel_prob:.1%} otherwise")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(cli.run(main))

@@ -52,7 +52,7 @@ def read_json(path: Path):
         raise UserError(f"cannot read {path} ({err.__class__.__name__}); the run folder is damaged, retrain it") from None
 
 
-# What train.py writes into a run folder (and the upgrade commands add to one): --overwrite
+# What train.py writes into a run folder: --overwrite
 # replaces only a folder that holds nothing else, so it never deletes a file of the user's.
 RUN_CONTENTS = frozenset({*FILES, "model.keras", "split.json", "history.csv", "learning_curve.png", "tensorboard"})
 
@@ -214,15 +214,13 @@ class Run:
     @property
     def caches(self) -> Caches | None:
         """The cache weights fitted on validation text at training (``patentgen.cache``); None
-        (the network alone) for runs trained before them."""
+        (the network alone) for a run trained with ``--no-eval`` and not evaluated since."""
         return Caches.from_json(self.config["caches"]) if "caches" in self.config else None
 
     @property
     def guide(self):
         """What critic-guided decoding needs (``critic.Guide``), from the critic fitted at
-        training (``config.json`` ``"critic"``); None if the run has none."""
-        if "critic" not in self.config:
-            return None
+        training (``config.json`` ``"critic"``)."""
         return Guide.of(Critic.from_json(self.config["critic"]), self.lm, self.tokenizer.index)
 
 
@@ -237,6 +235,10 @@ def damaged(path: Path, name: str, err: BaseException) -> UserError:
 
 # What np.load raises on a truncated or garbled .npz (a zip archive of .npy files).
 NPZ_ERRORS = (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+# What every run's config.json records besides its settings (``_require_folder`` checks them).
+CONFIG_KEYS = ("arch", "window", "vocab_size", "data", "text_column", "corpus_sha256", "critic")
 
 
 def _require_folder(path: Path) -> None:
@@ -267,16 +269,21 @@ def _require_folder(path: Path) -> None:
         raise UserError(f"{path} is a folder of runs ({', '.join(runs_inside[:5])}{', ...' if len(runs_inside) > 5 else ''}), "
                         f"not a run; pass one of them: --model {path / runs_inside[0]}")
     if not missing:
-        missing = [name for name in architecture_of(read_json(path / "config.json"), path).files if not (path / name).is_file()]
+        settings = read_json(path / "config.json")
+        lacking = [key for key in CONFIG_KEYS if key not in settings]
+        if lacking:
+            raise UserError(f"model folder {path} was written by an older patentgen (config.json has no {', '.join(lacking)}); "
+                            "retrain it with this version")
+        missing = [name for name in architecture_of(settings, path).files if not (path / name).is_file()]
     if missing:
         raise UserError(f"model folder {path} is incomplete (missing {', '.join(missing)}); retrain it or pick another --model")
 
 
 def architecture_of(config: dict, path: Path):
-    """The architecture a run folder's config names (runs before ``arch`` was recorded: lstm)."""
+    """The architecture a run folder's config names."""
     from . import models
 
-    name = config.get("arch", "lstm")
+    name = config["arch"]
     if name not in models.REGISTRY:
         raise UserError(f"model folder {path} holds a {name!r} model, which this version does not know "
                         f"({', '.join(models.NAMES)}); use the patentgen version that trained it, or retrain")
@@ -295,7 +302,7 @@ def load_inference(path: str | Path) -> Run:
         out_size = lm.logits(np.zeros((1, lm.units), np.float32)).shape[-1]
     except NPZ_ERRORS as err:
         raise damaged(path, "weights.npz", err) from None
-    if not (len(tokenizer) == lm.vocab_size == out_size == config.get("vocab_size")):
+    if not (len(tokenizer) == lm.vocab_size == out_size == config["vocab_size"]):
         raise UserError(
             f"model folder {path} does not match its tokenizer: {len(tokenizer)} words in tokenizer.json, "
             f"{lm.vocab_size} embedding rows, {out_size} outputs; retrain the run"
@@ -313,9 +320,10 @@ def record_evaluation(run: Run, figures: dict) -> None:
 
 def weights_of(path: str | Path) -> dict[str, np.ndarray]:
     """The named arrays of a run's ``weights.npz`` (what fine-tuning starts from)."""
+    from .models.base import read_weights
+
     try:
-        with np.load(Path(path) / "weights.npz") as archive:
-            return {name: archive[name] for name in archive.files}
+        return read_weights(Path(path))
     except NPZ_ERRORS as err:
         raise damaged(Path(path), "weights.npz", err) from None
 
@@ -331,9 +339,9 @@ def corpus_path(run: Run, data: str | None = None) -> Path:
     return next((p for p in candidates if p.exists()), Path(data) if data else data_folders()[0] / name)
 
 
-def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
-    """The documents of the corpus a run was trained on (checked by checksum), from
-    ``corpus_path``."""
+def corpus_file(run: Run, data: str | None = None) -> Path:
+    """The corpus file a run was trained on (``corpus_path``), checked by checksum; a UserError
+    if it is missing or another file."""
     from .config import DATA_ENV, data_folders
 
     path = corpus_path(run, data)
@@ -343,18 +351,23 @@ def corpus_texts(run: Run, data: str | None = None, text_column: str | None = No
             f"corpus {path} not found; put the file the model was trained on ({name}) in "
             f"{data_folders()[0]} (or set {DATA_ENV} to the folder that holds it) or pass --data PATH"
         )
-    if corpus.file_checksum(path) != run.config.get("corpus_sha256"):
+    if corpus.file_checksum(path) != run.config["corpus_sha256"]:
         raise UserError(f"{path} is not the corpus this model was trained on (SHA-256 differs); pass the right --data")
-    return corpus.read_texts(path, text_column or run.config.get("text_column"))
+    return path
+
+
+def corpus_texts(run: Run, data: str | None = None, text_column: str | None = None) -> list[str]:
+    """The documents of the corpus a run was trained on (``corpus_file``)."""
+    return corpus.read_texts(corpus_file(run, data), text_column or run.config["text_column"])
 
 
 def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str | None = None,
                   indices: list[int] | None = None, build: bool = True) -> list[list[str]] | None:
-    """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache (the
-    entry of the run's corpus and settings, built here from the corpus file if missing and
-    ``build``), when that entry holds exactly the run's split of that side (``indices``, read
-    from the run if not given); else None. Without the corpus file, a sound entry for the
-    checksum the run recorded is enough."""
+    """The tokens of a held-out side ("val" or "test") from the prepared-corpus cache: the entry
+    of the run's corpus and settings, built here from the corpus file (``corpus_file``) if it is
+    missing and ``build``; None if it is missing and not built. Without the corpus file, the
+    entry for the checksum the run recorded is enough. A UserError if the entry's split of
+    ``side`` is not the run's (``indices``, read from the run if not given)."""
     from dataclasses import replace
 
     from . import pipeline
@@ -365,23 +378,17 @@ def cached_tokens(run: Run, side: str, data: str | None = None, text_column: str
     cfg = TrainConfig.from_json(run.config)
     cfg = replace(cfg, text_column=text_column or cfg.text_column)
     kept = run.tokenizer if cfg.init_from else None  # a fine-tuned run prepared its corpus with the tokenizer it kept
-    path, recorded = corpus_path(run, data), run.config.get("corpus_sha256")
-    if not recorded or (data and not path.exists()) or (path.exists() and corpus.file_checksum(path) != recorded):
-        return None  # corpus_texts says what is wrong
+    recorded = run.config["corpus_sha256"]
+    path = corpus_file(run, data) if data or corpus_path(run).exists() else None
     found = pipeline.from_cache(pipeline.entry_path(cfg, recorded, kept), recorded)
-    if found is None and path.exists() and build:
-        try:
-            found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
-        except UserError:  # today's code cannot prepare it as the run did: the run's own documents, from the file
+    if found is None:
+        if path is None or not build:
             return None
-    prepared = found[0] if found else None
-    held_out = prepared.held_out if prepared and prepared.split else None
-    if held_out is None or side not in held_out or list(prepared.split.side(side)) != indices:
-        return None  # the run's split came from other code: its own documents, from the corpus file
-    try:
-        return held_out[side]
-    except (OSError, ValueError):  # the entry changed since it was checked (another process rebuilt it)
-        return None
+        found = pipeline.prepare_corpus(replace(cfg, data=str(path)), kept)
+    prepared = found[0]
+    if list(prepared.split.side(side)) != indices:
+        raise UserError(f"the {side} split in {run.path / 'split.json'} is not the one its corpus and settings give; retrain the run")
+    return prepared.held_out[side]
 
 
 def split_indices(run: Run, side: str) -> list[int]:

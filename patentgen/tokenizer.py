@@ -158,8 +158,8 @@ class Tokenizer:
             vocab = tuple(data["vocab"])
             extra = data.get("open_vocab")
             return cls(
-                vocab, data["kind"], bool(data["lower"]), tuple(data.get("counts", ())),
-                data.get("state") or {}, OpenVocab.from_json(extra, known_words(vocab)) if extra else None,
+                vocab, data["kind"], bool(data["lower"]), tuple(data["counts"]),
+                data["state"], OpenVocab.from_json(extra, known_words(vocab)) if extra else None,
             )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UserError(f"cannot read tokenizer {path} ({err}); retrain the run or pick another --model") from None

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from patentgen import distribute
-from patentgen.model import build_model, compile_model
+from patentgen.model import compile_model
+from patentgen.models import build_model
 from patentgen.training import Schedule, fit, seed_everything
 from patentgen.windows import Windows
 

@@ -1,11 +1,11 @@
 """Print a run's next-word metrics: on its test (or validation) split, or on every document of a corpus file.
 
-    .venv/bin/python -m patentgen.evaluate --model models/default            # a table of the test split
+    .venv/bin/python evaluate.py --model models/default                    # a table of the test split
     patentgen-evaluate --model models/mine --split val --json                # the figures as JSON
     patentgen-evaluate --model models/mine --data other.csv --sample 20000   # a sample, with a 95% interval
     patentgen-evaluate --model models/mine --save                            # after train.py --no-eval
 
-The command behind ``python -m patentgen.evaluate`` and ``patentgen-evaluate``; the measures
+The command behind ``evaluate.py`` and ``patentgen-evaluate``; the measures
 themselves are ``patentgen/evaluate.py``'s. Progress goes to stderr, so stdout is only the table
 or the JSON.
 """
@@ -22,7 +22,7 @@ MEASURES = (("full_context", "full context"), ("cached", "with its caches"), ("a
 
 
 def _parse(argv):
-    parser = cli.Parser(prog=cli.prog("python -m patentgen.evaluate"), description=__doc__.split("\n")[0])
+    parser = cli.Parser(prog=cli.prog("evaluate.py"), description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="run folder written by train.py")
     parser.add_argument("--split", choices=("val", "test"), help="the held-out split of the run to score (default: test)")
     parser.add_argument("--data", help="score every document of this corpus file instead of a split of the run")

@@ -529,10 +529,7 @@ def announce_evaluation(cfg: TrainConfig, prepared, lm, a: argparse.Namespace, o
 
 def evaluate_command(*args: str) -> str:
     """The command line of patentgen-evaluate with ``args``, as the user would type it here."""
-    import shlex
-
-    line = deps.command("evaluate.py", *args)
-    return line if line.startswith("patentgen-") else shlex.join([shlex.split(line)[0], "-m", "patentgen.evaluate", *args])
+    return deps.command("evaluate.py", *args)
 
 
 def held_out(prepared) -> dict:

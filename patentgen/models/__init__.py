@@ -25,4 +25,9 @@ def get(name: str) -> Architecture:
         raise UserError(f"unknown architecture {name!r}; this version knows {', '.join(NAMES)}") from None
 
 
-__all__ = ["MODEL_SETTINGS", "NAMES", "REGISTRY", "Architecture", "get"]
+def build_model(vocab_size: int, arch: str = "lstm", *args, **kwargs):
+    """The Keras model of architecture ``arch`` (``Architecture.build``'s arguments)."""
+    return get(arch).build(vocab_size, *args, **kwargs)
+
+
+__all__ = ["MODEL_SETTINGS", "NAMES", "REGISTRY", "Architecture", "build_model", "get"]

@@ -50,9 +50,7 @@ class Architecture:
 
     def load(self, path: Path, vocab_size: int):
         """The numpy inference model of a run folder's weights."""
-        from ..runs import weights_of
-
-        return self.numpy_lm(weights_of(path))
+        return self.numpy_lm(read_weights(path))
 
     def train_numpy(self, cfg, prepared, stage: Path, log):
         """For architectures trained outside Keras: (model, history rows, seconds, out of time)."""
@@ -102,3 +100,11 @@ class RecurrentStack(Architecture):
         from ..inference import NumpyLM, recurrent_stack
 
         return NumpyLM(weights, recurrent_stack(weights, self.name, self.cell), self.name)
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """The named arrays of a run folder's ``weights.npz`` (``np.load``'s errors for a damaged one)."""
+    import numpy as np
+
+    with np.load(Path(path) / "weights.npz") as archive:
+        return {name: archive[name] for name in archive.files}

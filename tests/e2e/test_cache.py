@@ -76,32 +76,25 @@ def test_fitted_weights_follow_the_text():
     assert caches.phrase <= 0.05 and with_ - without < gain / 4  # nothing repeats: little to gain
 
 
-def test_an_older_run_gets_its_caches_from_the_command(tiny_run, tmp_path):
+def test_a_runs_caches_raise_the_probability_of_its_repeated_phrases(tiny_run, tmp_path):
     import json
     import shutil
 
-    from conftest import run_script
     from patentgen import generation, runs
 
     trained, _ = tiny_run
-    old = tmp_path / "old"
-    shutil.copytree(trained, old)
-    config, metrics = (json.loads((old / f).read_text()) for f in ("config.json", "metrics.json"))
-    del config["caches"], metrics["caches"], metrics["test"]["cached"], metrics["val"]["cached"]
-    (old / "config.json").write_text(json.dumps(config))
-    (old / "metrics.json").write_text(json.dumps(metrics))
-    before = runs.load_inference(old)
-    assert before.caches is None
-    result = run_script("-m", "patentgen.cache", "--model", str(old))
-    assert result.returncode == 0 and "phrase cache" in result.stderr + result.stdout, result.stderr
-    again = runs.load_inference(old)
-    expected = json.loads((trained / "metrics.json").read_text())
-    assert {k: again.config["caches"][k] for k in ("phrase", "word")} == {k: expected["caches"][k] for k in ("phrase", "word")}
-    assert again.metrics["test"]["cached"] == expected["test"]["cached"]  # what train.py measured
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    config = json.loads((copy / "config.json").read_text())
+    del config["caches"]  # as train.py --no-eval leaves it: the network alone
+    (copy / "config.json").write_text(json.dumps(config))
+    without_caches = runs.load_inference(copy)
+    assert without_caches.caches is None
+    (copy / "config.json").write_text(json.dumps({**config, "caches": {"phrase": 0.5, "word": 0.2}}))
+    cached = runs.load_inference(copy)  # the tiny run's own fitted weights may be 0: set some
+    assert cached.caches == cache.Caches(0.5, 0.2)
     words = "a neural network stores the weight matrix . the neural network stores the weight".split()
-    (old / "config.json").write_text(json.dumps({**again.config, "caches": {"phrase": 0.5, "word": 0.2}}))
-    cached = runs.load_inference(old)  # the tiny run's own fitted weights may be 0: set some
-    with_, without = generation.score_tokens(cached, words).logprobs, generation.score_tokens(before, words).logprobs
+    with_, without = generation.score_tokens(cached, words).logprobs, generation.score_tokens(without_caches, words).logprobs
     assert with_[-1] > without[-1]  # "the neural network stores the" ... "weight": the phrase cache knows it
 
 

@@ -1,5 +1,5 @@
 """Critic-guided decoding: the critics' features, a critic that learns what tells human clauses
-from generated ones, the decoder keeping the best candidate, and runs without a critic refused."""
+from generated ones, the decoder keeping the best candidate, and run folders without a critic refused."""
 
 import json
 
@@ -92,7 +92,7 @@ def test_train_fits_a_critic_and_generate_uses_it(tiny_run):
     assert json.loads(done.stdout)["sampler"]["critic"] == 4
 
 
-def test_a_run_without_a_critic_refuses_critic_decoding(tiny_run, tmp_path):
+def test_a_run_folder_without_a_critic_is_refused_in_one_line(tiny_run, tmp_path):
     import shutil
 
     copy = tmp_path / "old"
@@ -100,8 +100,15 @@ def test_a_run_without_a_critic_refuses_critic_decoding(tiny_run, tmp_path):
     config = json.loads((copy / "config.json").read_text())
     del config["critic"]
     (copy / "config.json").write_text(json.dumps(config))
-    run = runs.load_inference(copy)
-    with pytest.raises(UserError, match="fitted critic"):
-        generation.continue_text(run, "the network", 10, np.random.default_rng(0), sampling.from_description({"critic": 4}))
+    with pytest.raises(UserError, match="older patentgen .config.json has no critic"):
+        runs.load_inference(copy)
     done = run_script("generate.py", "--model", str(copy), "--seed", "the network", "--critic", "4")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "retrain it" in done.stderr
+
+
+def test_critic_decoding_needs_the_model_and_its_critic(tiny_run):
+    run = runs.load_inference(tiny_run[0])
+    sampler = sampling.from_description({"critic": 4})
+    with pytest.raises(UserError, match="fitted critic"):
+        sampler.decode(lambda ids, state: run.lm.next_logits(ids, state), [1], 5, np.random.default_rng(0), (), lm=run.lm)

@@ -19,7 +19,7 @@ import keras
 
 from patentgen import models
 from patentgen.config import TrainConfig
-from patentgen.model import build_model
+from patentgen.models import build_model
 from patentgen.tokenizer import PAD_ID
 from patentgen.windows import every_position_chunks
 

@@ -12,7 +12,7 @@ import keras
 import pytest
 
 from conftest import ROOT, TINY_TRAIN, run_script, unigram_ce
-from patentgen.model import build_model
+from patentgen.models import build_model
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 

@@ -288,7 +288,7 @@ def test_a_truncated_weights_file_says_the_run_is_damaged_and_how_to_recover(tin
     shutil.copytree(model, broken)
     data = (model / "weights.npz").read_bytes()
     (broken / "weights.npz").write_bytes(data[: len(data) // 2])
-    for result in (gen(broken, "--words", "3"), run_script("-m", "patentgen.evaluate", "--model", str(broken))):
+    for result in (gen(broken, "--words", "3"), run_script("evaluate.py", "--model", str(broken))):
         assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
         assert f"the run folder {broken} is damaged: weights.npz cannot be read (BadZipFile" in result.stderr
         assert "copy the folder again" in result.stderr and "--overwrite" in result.stderr

@@ -6,7 +6,9 @@ import pytest
 
 from patentgen import models
 from patentgen.inference import log_softmax
-from patentgen.model import build_model, export_weights
+from patentgen.model import export_weights
+
+from patentgen.models import build_model
 
 V = 40
 

@@ -156,7 +156,7 @@ def test_the_game_and_random_seeds_read_the_held_out_documents_from_the_cache(ca
     assert runs.split_tokens(run, "test") == expected["test"]
 
 
-def test_a_run_whose_split_differs_from_the_entry_reads_its_own_documents(cache, tiny_run, corpus_csv, tmp_path):
+def test_a_run_whose_split_differs_from_the_entry_is_refused_in_one_line(cache, tiny_run, corpus_csv, tmp_path):
     import shutil
 
     from patentgen import runs
@@ -164,8 +164,9 @@ def test_a_run_whose_split_differs_from_the_entry_reads_its_own_documents(cache,
     copy = tmp_path / "run"
     shutil.copytree(tiny_run[0], copy)
     split = json.loads((copy / "split.json").read_text())
-    split["test"], split["train"] = split["test"][1:], split["train"] + split["test"][:1]  # as older code might have split
+    split["test"], split["train"] = split["test"][1:], split["train"] + split["test"][:1]
     (copy / "split.json").write_text(json.dumps(split))
     run = runs.load_inference(copy)
-    assert runs.cached_tokens(run, "test", str(corpus_csv)) is None
-    assert runs.split_tokens(run, "test", data=str(corpus_csv)) == _file_tokens(run, corpus_csv, "test")
+    with pytest.raises(UserError, match="the test split in .*split.json is not the one"):
+        runs.split_tokens(run, "test", data=str(corpus_csv))
+    assert runs.split_tokens(run, "train", data=str(corpus_csv)) == _file_tokens(run, corpus_csv, "train")

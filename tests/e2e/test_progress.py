@@ -10,7 +10,8 @@ import pytest
 
 from patentgen import resume
 from patentgen.commands.progress import Progress, Stages, duration, epoch_progress
-from patentgen.model import build_model, compile_model
+from patentgen.model import compile_model
+from patentgen.models import build_model
 from patentgen.training import Schedule, fit, seed_everything
 from test_training import _windows
 

@@ -124,7 +124,9 @@ def test_corrupt_backup_says_how_to_start_fresh_and_loses_nothing(tmp_path, corp
 
 
 def test_damaged_arrays_are_reported_by_the_loader(tmp_path):
-    from patentgen.model import build_model, compile_model
+    from patentgen.model import compile_model
+
+    from patentgen.models import build_model
 
     model = compile_model(build_model(20, "lstm", embedding_dim=4, units=4, dropout=0.2), 0.01)
     model.optimizer.build(model.trainable_variables)
@@ -142,7 +144,9 @@ def test_damaged_arrays_are_reported_by_the_loader(tmp_path):
 
 
 def test_snapshot_round_trip_restores_weights_optimizer_and_dropout_seeds(tmp_path):
-    from patentgen.model import build_model, compile_model
+    from patentgen.model import compile_model
+
+    from patentgen.models import build_model
 
     def make():
         return compile_model(build_model(20, "lstm", embedding_dim=4, units=4, dropout=0.3), 0.01)

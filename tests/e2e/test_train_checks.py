@@ -136,7 +136,7 @@ def test_the_python_api_refuses_a_bad_dropout_with_train_py_s_message(tmp_path, 
     dict(arch="classic"),
 ])
 def test_the_parameter_count_without_building_is_keras_s(settings):
-    from patentgen.model import build_model
+    from patentgen.models import build_model
 
     cfg = models.get(settings["arch"]).settle(replace(TrainConfig(embedding_dim=6, units=5), **settings))
     model = build_model(23, cfg.arch, cfg.embedding_dim, None, not cfg.freeze_embeddings, cfg.layers, cfg.units,

@@ -1,4 +1,4 @@
-"""train.py and patentgen.evaluate from the command line: a tiny real run, and every bad input."""
+"""train.py and evaluate.py from the command line: a tiny real run, and every bad input."""
 
 import json
 import math
@@ -60,13 +60,13 @@ def test_the_learning_curve_draws_both_losses_and_marks_the_best_epoch():
 
 def test_evaluate_command_reproduces_training_metrics(trained, corpus_csv):
     out, _ = trained
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--data", str(corpus_csv), "--json")
+    result = run_script("evaluate.py", "--model", str(out), "--data", str(corpus_csv), "--json")
     assert result.returncode == 0, result.stderr
     everything = json.loads(result.stdout)
     assert everything["full_context"]["targets"] > json.loads((out / "metrics.json").read_text())["test"]["full_context"]["targets"]
     expected = json.loads((out / "metrics.json").read_text())
     for split in ("test", "val"):
-        result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--split", split, "--json")
+        result = run_script("evaluate.py", "--model", str(out), "--split", split, "--json")
         assert result.returncode == 0, result.stderr  # the run records its corpus path, so the split is rebuilt
         assert json.loads(result.stdout) == expected[split]
 
@@ -74,7 +74,7 @@ def test_evaluate_command_reproduces_training_metrics(trained, corpus_csv):
 def test_evaluate_prints_a_table_and_its_progress_on_stderr(trained):
     out, _ = trained
     expected = json.loads((out / "metrics.json").read_text())["val"]
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--split", "val")
+    result = run_script("evaluate.py", "--model", str(out), "--split", "val")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{out}: the validation split (") and f"{expected['full_context']['targets']:,} windows of 10 words" in lines[0]
@@ -87,15 +87,15 @@ def test_evaluate_prints_a_table_and_its_progress_on_stderr(trained):
 
 def test_evaluate_samples_with_an_interval_and_refuses_contradictions(trained, corpus_csv):
     out, _ = trained
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--sample", "50", "--json")
+    result = run_script("evaluate.py", "--model", str(out), "--sample", "50", "--json")
     assert result.returncode == 0, result.stderr
     sampled = json.loads(result.stdout)
     assert sampled["cached"]["sample"]["targets"] == 50 and sampled["cached"]["sample"]["of"] > 50
-    table = run_script("-m", "patentgen.evaluate", "--model", str(out), "--sample", "50").stdout
+    table = run_script("evaluate.py", "--model", str(out), "--sample", "50").stdout
     assert "with its caches: a sample of 50 of" in table and "CE 95% interval" in table
     for bad, message in ((["--split", "val", "--data", str(corpus_csv)], "give one of them"), (["--save", "--sample", "5"], "drop --data"),
                          (["--split", "train"], "invalid choice")):
-        result = run_script("-m", "patentgen.evaluate", "--model", str(out), *bad)
+        result = run_script("evaluate.py", "--model", str(out), *bad)
         assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -172,7 +172,7 @@ def test_paths_of_the_wrong_kind_say_what_they_are(tmp_path, corpus_csv, make_ar
         ("generate.py", ["--seed", "a method"], "package numpy;"),
         ("serve.py", [], "numpy, fastapi, uvicorn, limits;"),
         ("game.py", ["--stats"], "package numpy;"),
-        ("-m patentgen.evaluate", [], "numpy, threadpoolctl;"),
+        ("evaluate.py", [], "numpy, threadpoolctl;"),
     ],
 )
 def test_a_python_without_the_packages_names_them_all_and_setup(script, args, packages, tmp_path):
@@ -270,9 +270,9 @@ def test_no_eval_skips_the_evaluation_and_evaluate_save_does_it_later(tmp_path, 
     metrics, config = (json.loads((out / name).read_text()) for name in ("metrics.json", "config.json"))
     assert "test" not in metrics and "val" not in metrics and "caches" not in config and metrics["epochs"] == 2
     last = stdout.strip().splitlines()[-1]
-    assert "not evaluated (--no-eval)" in last and last.endswith(f"-m patentgen.evaluate --model {out} --save")
+    assert "not evaluated (--no-eval)" in last and last.endswith(f"evaluate.py --model {out} --save")
     assert "evaluating the" not in stdout
-    result = run_script("-m", "patentgen.evaluate", "--model", str(out), "--save")
+    result = run_script("evaluate.py", "--model", str(out), "--save")
     assert result.returncode == 0, result.stderr
     metrics, config = (json.loads((out / name).read_text()) for name in ("metrics.json", "config.json"))
     assert {k: metrics["caches"][k] for k in ("phrase", "word")} == config["caches"]

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from patentgen.model import build_model, compile_model
+from patentgen.model import compile_model
+
+from patentgen.models import build_model
 from patentgen.training import Schedule, fit, seed_everything, whole_epochs
 from patentgen.windows import Windows
 
