@@ -14,13 +14,12 @@ from conftest import TINY_TRAIN as TINY
 from conftest import run_script, unigram_ce
 from patentgen import models
 from patentgen.commands import train
-from patentgen.config import TrainConfig
+from patentgen.config import TrainConfig, flag_of
 from patentgen.models.base import MODEL_SETTINGS
 
 
 def test_every_config_field_has_a_flag_and_the_parser_defaults_are_the_configs():
-    parser = train.parser()
-    dests = {action.dest for action in parser._actions}
+    dests = set(vars(train.parser().parse_args([])))
     assert {f.name for f in fields(TrainConfig)} <= dests
     cfg, out, _ = train.parse([])
     expected = TrainConfig()
@@ -59,7 +58,7 @@ def test_flags_an_architecture_does_not_read_are_refused(arch, capsys):
         with pytest.raises(SystemExit):
             train.parse(["--arch", arch, *flag[name]])
         err = capsys.readouterr().err
-        assert f"--arch {arch} does not use {train.flag_of(name)}" in err and len(err.strip().splitlines()) == 1
+        assert f"--arch {arch} does not use {flag_of(name)}" in err and len(err.strip().splitlines()) == 1
 
 
 def test_classic_records_the_shape_it_has():
