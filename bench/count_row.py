@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from patentgen import cache, evaluate, ngram, pipeline, pretrain
-from patentgen.commands.train import peak_rss_mb
+from patentgen.trainer import peak_rss_mb
 from patentgen.config import TrainConfig
 
 

@@ -68,7 +68,7 @@ def cpu_seconds() -> tuple[float, float]:
 
 
 def peak_mb() -> float:
-    from patentgen.commands.train import peak_rss_mb
+    from patentgen.trainer import peak_rss_mb
 
     return peak_rss_mb()
 

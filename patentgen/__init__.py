@@ -27,8 +27,12 @@ def train(verbose: bool = False, **settings):
     """Train a model with train.py's settings as keyword arguments (``data="my.csv"``,
     ``embeddings="glove"``, ``arch="gru"``, ``max_minutes=5``, ``out="models/mine"``,
     ``overwrite=True``, ...) and return a ``Generator`` for the new run folder. Bad settings raise
-    ``patentgen.errors.UserError``; ``verbose=True`` shows train.py's progress. Needs the training
-    packages (``bash setup.sh``)."""
-    from .commands.train import train_api
+    ``patentgen.errors.UserError``; ``verbose=True`` shows train.py's progress (one line per
+    epoch unless ``quiet=False``). Needs the training packages (``bash setup.sh``)."""
+    from .generator import Generator
+    from .trainer import Printer, configure, given_settings, train as run_training
 
-    return train_api(verbose, **settings)
+    quiet = settings.pop("quiet", True)
+    cfg, out, options = configure(given_settings(settings))
+    run = run_training(cfg, out, options, Printer(quiet) if verbose else None)
+    return Generator(run) if run is not None else None  # None: a worker other than the chief of a multi-worker run

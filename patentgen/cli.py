@@ -22,13 +22,6 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-class RaisingParser(Parser):
-    """The same parser for the Python API: a bad setting raises a UserError instead of exiting."""
-
-    def error(self, message):
-        raise UserError(message)
-
-
 def prog(script: str) -> str:
     """The name a command shows in its usage and errors: ``patentgen-train`` and so on when run as
     that console script, else ``script`` (``train.py``, ``evaluate.py``)."""
@@ -151,17 +144,20 @@ def sampler_description(args: argparse.Namespace, defaults: dict) -> dict:
     return samplerschema.resolve({**given, samplerschema.FULL: args.full}, defaults, samplerschema.FLAG)
 
 
+class _Given(argparse.Namespace):
+    """A namespace that claims every attribute, so that argparse fills in no default: what it
+    holds after parsing is what the arguments set (argparse's own attributes begin with _)."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return None
+
+
 def given(parser: argparse.ArgumentParser, argv=None) -> set[str]:
     """The destinations that ``argv`` sets explicitly (abbreviated and ``--flag=value`` forms
-    included): the arguments parsed again with every default suppressed."""
-    saved = [(action, action.default) for action in parser._actions]
-    try:
-        for action, _ in saved:
-            action.default = argparse.SUPPRESS
-        return set(vars(parser.parse_args(argv)))
-    finally:
-        for action, default in saved:
-            action.default = default
+    included): the arguments parsed again into a namespace that takes no defaults."""
+    return set(vars(parser.parse_args(argv, namespace=_Given())))
 
 
 def check_utf8(text: str, what: str) -> str:

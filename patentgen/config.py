@@ -1,15 +1,19 @@
 """Configuration: every training setting in one frozen dataclass, with its default visible here.
 
 ``train.py`` builds its flags from these fields (default, help text, group and flag kind are
-field metadata), so a default lives in one place; a run folder's ``config.json`` holds
+field metadata), so a default lives in one place; ``TrainConfig.of(**values)`` builds and checks
+one directly (``patentgen.train()``); a run folder's ``config.json`` holds
 ``asdict(TrainConfig)`` so a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from .errors import SettingError
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
@@ -100,6 +104,32 @@ def setting(default, help: str, group: str, **flag):
     return field(default=default, metadata={"help": help, "group": group, **flag})
 
 
+NUMBER_KINDS = ("non_negative_float", "positive_float", "unit_interval", "fraction", "below_one")  # the others are whole
+
+
+def range_error(kind: str, value) -> str | None:
+    """Why ``value`` is not a setting of ``kind`` (a field's ``kind``, as train.py's flag parses
+    it: positive_int, integer, fraction, ...), in the words of that flag's message; None if it is."""
+    if kind in ("integer", "positive_int"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{value!r} is not a whole number"
+        return f"{value} must be at least 1" if kind == "positive_int" and value < 1 else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return f"{value!r} is not a number"
+    if not math.isfinite(value) or value < 0:
+        return f"{value} must be a finite number >= 0"
+    within, rule = {"non_negative_float": (True, ""), "positive_float": (value > 0, "must be greater than 0"),
+                    "unit_interval": (0 < value <= 1, "must be in (0, 1]"), "fraction": (0 < value < 1, "must be between 0 and 1"),
+                    "below_one": (value < 1, "must be in [0, 1)")}[kind]
+    return None if within else f"{value} {rule}"
+
+
+def flag_of(field) -> str:
+    """The flag of a TrainConfig field (a field, or its name): its metadata's ``name``, else --field-name."""
+    f = field if not isinstance(field, str) else next(f for f in fields(TrainConfig) if f.name == field)
+    return f.metadata.get("name", "--" + f.name.replace("_", "-"))
+
+
 DATA, VOCAB, MODEL, TRAINING, DEVICES = "data", "vocabulary and windows", "model", "training", "devices"
 
 
@@ -162,6 +192,54 @@ class TrainConfig:
     # fine-tuning
     init_from: str | None = setting(None, "fine-tune: start from the weights of run folder RUN on the --data corpus, "
                                     "keeping its vocabulary and architecture (Keras architectures)", TRAINING, metavar="RUN")
+
+    @classmethod
+    def of(cls, **values) -> "TrainConfig":
+        """A config from settings given in Python (the others take their defaults), checked as
+        train.py checks its flags: paths become strings, whole numbers of a number setting floats,
+        one --pretrain file a tuple of one. A setting out of range raises a SettingError."""
+        kinds = {f.name: f for f in fields(cls)}
+        for name, value in values.items():
+            f = kinds[name]
+            if isinstance(value, os.PathLike):
+                values[name] = os.fspath(value)
+            elif f.metadata.get("nargs") and isinstance(value, (str, os.PathLike)):
+                values[name] = (os.fspath(value),)
+            elif f.metadata.get("nargs") and isinstance(value, (list, tuple)):
+                values[name] = tuple(os.fspath(v) if isinstance(v, os.PathLike) else v for v in value)
+            elif f.metadata.get("kind") in NUMBER_KINDS and range_error(f.metadata["kind"], value) is None:
+                values[name] = float(value)
+        return cls(**values).check()
+
+    def check(self) -> "TrainConfig":
+        """This config, if every setting has its flag's type and range and they agree with one
+        another; else a SettingError naming the flag. (The lists that an architecture, corpus
+        kind or strategy is one of are the trainer's: ``trainer.configure``.)"""
+        for f in fields(self):
+            value, m = getattr(self, f.name), f.metadata
+            if value is None and f.default is None:
+                continue
+            if m.get("action"):
+                problem = None if isinstance(value, bool) else f"a switch: pass True or False, not {value!r}"
+            elif m.get("kind"):
+                problem = range_error(m["kind"], value)
+            elif m.get("nargs"):
+                problem = None if isinstance(value, tuple) and all(isinstance(v, str) for v in value) else f"{value!r} is not a list of files"
+            elif not isinstance(value, str):
+                problem = f"{value!r} is not text"
+            elif isinstance(m.get("choices"), tuple) and value not in m["choices"]:
+                problem = f"invalid choice: {value!r} (choose from {', '.join(m['choices'])})"
+            else:
+                problem = None
+            if problem:
+                raise SettingError(f"argument {flag_of(f)}: {problem}")
+        if self.val_share + self.test_share >= 1:
+            raise SettingError("--val-share plus --test-share must leave documents for training")
+        if self.max_vocab is not None and self.max_vocab < 4:
+            raise SettingError(f"--max-vocab {self.max_vocab} is too small: the vocabulary needs its 3 reserved ids and at least one word")
+        if self.pretrain and self.split == "windows":
+            raise SettingError("--pretrain needs held-out documents to keep out of the extra text; use it with --split grouped")
+        return self
 
     def to_json(self) -> dict:
         return asdict(self)

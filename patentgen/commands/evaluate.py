@@ -16,7 +16,7 @@ import json
 import sys
 
 from patentgen import cli, deps
-from patentgen.commands.progress import Progress
+from patentgen.progress import Progress
 
 MEASURES = (("full_context", "full context"), ("cached", "with its caches"), ("all_positions", "all positions"))
 

@@ -14,13 +14,12 @@ from conftest import TINY_TRAIN as TINY
 from conftest import run_script, unigram_ce
 from patentgen import models
 from patentgen.commands import train
-from patentgen.config import TrainConfig
+from patentgen.config import TrainConfig, flag_of
 from patentgen.models.base import MODEL_SETTINGS
 
 
 def test_every_config_field_has_a_flag_and_the_parser_defaults_are_the_configs():
-    parser = train.parser()
-    dests = {action.dest for action in parser._actions}
+    dests = set(vars(train.parser().parse_args([])))
     assert {f.name for f in fields(TrainConfig)} <= dests
     cfg, out, _ = train.parse([])
     expected = TrainConfig()
@@ -46,6 +45,34 @@ def test_a_zero_learning_rate_is_refused_not_replaced(capsys):
     assert stop.value.code == 2 and "--learning-rate: 0 must be greater than 0" in capsys.readouterr().err
 
 
+def test_a_config_built_in_python_is_checked_as_the_flags_are():
+    from patentgen.errors import SettingError
+
+    for values, message in [({"learning_rate": 0}, "--learning-rate: 0 must be greater than 0"),
+                            ({"dropout": 1.0}, "--dropout: 1.0 must be in [0, 1)"), ({"units": 2.5}, "--units: 2.5 is not a whole number"),
+                            ({"lower": "no"}, "--keep-case: a switch"), ({"split": "random"}, "--split: invalid choice: 'random'"),
+                            ({"val_share": 0.5, "test_share": 0.5}, "--val-share plus --test-share must leave documents")]:
+        with pytest.raises(SettingError, match=message.replace("[", r"\[").replace(")", r"\)")):
+            TrainConfig.of(**values)
+    cfg = TrainConfig.of(input_dropout=0, pretrain="extra.csv")
+    assert type(cfg.input_dropout) is float and cfg.pretrain == ("extra.csv",)
+
+
+@pytest.mark.parametrize("argv, settings", [
+    ([], {}),
+    (["--arch", "classic"], {"arch": "classic"}),
+    (["--corpus", "reddit", "--arch", "numpy-rnn", "--units", "20"], {"corpus": "reddit", "arch": "numpy-rnn", "units": 20}),
+    (["--keep-case", "--no-tie", "--freeze-embeddings", "--input-dropout", "0", "--pretrain", "a.csv", "b.csv"],
+     {"lower": False, "tie_embeddings": False, "freeze_embeddings": True, "input_dropout": 0, "pretrain": ["a.csv", "b.csv"]}),
+])
+def test_the_python_settings_give_the_config_and_folder_the_flags_give(argv, settings):
+    """patentgen.train()'s keyword arguments and train.py's flags reach one trainer.configure."""
+    from patentgen import trainer
+
+    cfg, out, options = trainer.configure(trainer.given_settings(settings))
+    assert (json.dumps(cfg.to_json()), out, options) == (json.dumps(train.parse(argv)[0].to_json()), *train.parse(argv)[1:])
+
+
 @pytest.mark.parametrize("arch", ["classic", "numpy-rnn"])
 def test_flags_an_architecture_does_not_read_are_refused(arch, capsys):
     spec = models.get(arch)
@@ -59,7 +86,7 @@ def test_flags_an_architecture_does_not_read_are_refused(arch, capsys):
         with pytest.raises(SystemExit):
             train.parse(["--arch", arch, *flag[name]])
         err = capsys.readouterr().err
-        assert f"--arch {arch} does not use {train.flag_of(name)}" in err and len(err.strip().splitlines()) == 1
+        assert f"--arch {arch} does not use {flag_of(name)}" in err and len(err.strip().splitlines()) == 1
 
 
 def test_classic_records_the_shape_it_has():

@@ -9,9 +9,9 @@ import keras
 import pytest
 
 from patentgen import resume
-from patentgen.commands.progress import Progress, Stages, duration, epoch_progress
 from patentgen.model import compile_model
 from patentgen.models import build_model
+from patentgen.progress import Progress, Stages, duration, epoch_progress
 from patentgen.training import Schedule, fit, seed_everything
 from test_training import _windows
 
@@ -20,7 +20,7 @@ CONTROL = ("\r", "\x1b", "\b")
 
 def test_plain_lines_at_each_quarter_with_the_time_left(monkeypatch):
     now = [0.0]
-    monkeypatch.setattr("patentgen.commands.progress.time.perf_counter", lambda: now[0])
+    monkeypatch.setattr("patentgen.progress.time.perf_counter", lambda: now[0])
     out = io.StringIO()
     line = Progress("evaluating the test split", "windows", out, inline=False, min_seconds=0, ends_itself=True)
     for done in range(0, 101, 10):

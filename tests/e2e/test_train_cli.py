@@ -300,3 +300,19 @@ def test_eval_sample_scores_a_sample_with_an_interval(tmp_path, corpus_csv, caps
 def test_no_eval_and_eval_sample_together_are_refused(tmp_path, corpus_csv):
     result = run_script("train.py", "--data", str(corpus_csv), "--out", str(tmp_path / "x"), "--no-eval", "--eval-sample", "5")
     assert result.returncode == 2 and "--no-eval skips the evaluation that --eval-sample samples" in result.stderr
+
+
+def test_the_python_api_and_train_py_write_the_same_config(tiny_run, corpus_csv, glove_txt, tmp_path):
+    """patentgen.train() and train.py build one TrainConfig the same way: the same settings give
+    the same config.json, to the type of each number (what the runs fitted, and when, aside)."""
+    import patentgen
+
+    out, _ = tiny_run  # train.py with TINY and LIGHT_DROPOUT (conftest): the same settings as keyword arguments
+    gen = patentgen.train(data=str(corpus_csv), glove_file=str(glove_txt), out=str(tmp_path / "api"),
+                          epochs=2, units=8, window=10, batch_size=8, dropout=0.3, input_dropout=0)
+
+    def settings(run) -> str:
+        config = json.loads((run / "config.json").read_text())
+        return json.dumps({k: v for k, v in config.items() if k not in ("created", "critic", "caches")}, sort_keys=True)
+
+    assert settings(gen.path) == settings(out)

@@ -1,4 +1,4 @@
-"""Progress lines of the commands: how far a stage is, and about how long it has left.
+"""Progress lines of training and evaluation: how far a stage is, and about how long it has left.
 
 On a terminal, one line rewritten in place (at most five times a second). Anywhere else (a log
 file, a pipe, ``--quiet``) plain lines only, one at each quarter of the stage, so a log never
