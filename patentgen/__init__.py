@@ -11,7 +11,7 @@ the command-line programs, ``generator`` the Python API:
 Importing the package imports no third-party module (the commands check for them first).
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def load(path=None):

@@ -21,11 +21,12 @@ import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from patentgen import __version__, corpus, deps, distribute, memory, models
+from patentgen import corpus, deps, distribute, memory, models
 from patentgen.config import CORPUS_DEFAULTS, RESUMABLE_CHANGES, TrainConfig, default_data, flag_of, models_dir, range_error, shipped
 from patentgen.errors import SettingError, UserError
 from patentgen.models.base import MODEL_SETTINGS
 from patentgen.progress import Progress, Stages, duration, epoch_progress
+from patentgen.version import __version__
 
 # How long a multi-worker run's other workers wait for worker 0 to write the prepared corpus.
 WORKER_WAIT_SECONDS = 600.0
