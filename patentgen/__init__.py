@@ -29,10 +29,14 @@ def train(verbose: bool = False, **settings):
     ``overwrite=True``, ...) and return a ``Generator`` for the new run folder. Bad settings raise
     ``patentgen.errors.UserError``; ``verbose=True`` shows train.py's progress (one line per
     epoch unless ``quiet=False``). Needs the training packages (``bash setup.sh``)."""
+    from .errors import UserError
     from .generator import Generator
-    from .trainer import Printer, configure, given_settings, train as run_training
+    from .trainer import Printer, configure, given_settings, python_words, train as run_training
 
     quiet = settings.pop("quiet", True)
-    cfg, out, options = configure(given_settings(settings))
-    run = run_training(cfg, out, options, Printer(quiet) if verbose else None)
+    try:
+        cfg, out, options = configure(given_settings(settings))
+        run = run_training(cfg, out, options, Printer(quiet) if verbose else None)
+    except UserError as e:  # the checks name train.py's flags; here the keywords are the names
+        raise UserError(python_words(str(e))) from None
     return Generator(run) if run is not None else None  # None: a worker other than the chief of a multi-worker run

@@ -14,6 +14,7 @@ Modules that need numpy or TensorFlow are imported by the steps that use them, s
 
 from __future__ import annotations
 
+import re
 import resource
 import sys
 import time
@@ -254,6 +255,16 @@ def configure(settings: dict) -> tuple[TrainConfig, Path, Options]:
         out = (models_dir() if shipped(source) else source.parent) / f"{source.name}-tuned"
     deps.require(*needed_packages(cfg))  # every missing package in one line, before any slow work
     return glove_settings(cfg, "embedding_dim" in given), out, options
+
+
+def python_words(message: str) -> str:
+    """A message of the checks, which name train.py's flags, in the words of ``patentgen.train()``:
+    each flag becomes its keyword (``--learning-rate`` -> ``learning_rate``; a switch that turns a
+    setting off, such as ``--no-tie``, -> ``tie=False``), "argument X:" -> "setting X:"."""
+    words = {flag_of(f): (f.name + "=False" if f.metadata.get("action") == "store_false" else f.name) for f in fields(TrainConfig)}
+    words.update({"--" + name.replace("_", "-"): name for name in (*OPTIONS, "out")})
+    message = re.sub(r"--[a-z][a-z0-9-]*", lambda m: words.get(m.group(0), m.group(0)), message)
+    return re.sub(r"^argument ([a-z_=A-Z]+):", r"setting \1:", message).replace(" (see --help)", "")
 
 
 def given_settings(settings: dict) -> dict:

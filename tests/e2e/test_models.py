@@ -131,7 +131,7 @@ def test_the_python_api_trains_and_returns_a_generator(tmp_path, corpus_csv, glo
     out = tmp_path / "api"
     with pytest.raises(UserError, match="no setting 'colour'"):
         patentgen.train(data=str(corpus_csv), colour="red")
-    with pytest.raises(UserError, match="--learning-rate: 0 must be greater than 0"):
+    with pytest.raises(UserError, match="^setting learning_rate: 0 must be greater than 0$"):
         patentgen.train(data=str(corpus_csv), learning_rate=0)
     gen = patentgen.train(data=str(corpus_csv), glove_file=str(glove_txt), out=str(out), epochs=1, units=8, window=10,
                           batch_size=8, tie_embeddings=False)

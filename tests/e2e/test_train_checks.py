@@ -122,10 +122,10 @@ def test_settings_out_of_range_or_too_big_for_memory_are_refused_at_once(tmp_pat
     assert "corpus:" not in result.stdout and list(tmp_path.iterdir()) == []
 
 
-def test_the_python_api_refuses_a_bad_dropout_with_train_py_s_message(tmp_path, corpus_csv):
+def test_the_python_api_refuses_a_bad_dropout_by_its_keyword(tmp_path, corpus_csv):
     import patentgen
 
-    with pytest.raises(UserError, match=r"argument --dropout: 2.0 must be in \[0, 1\)"):
+    with pytest.raises(UserError, match=r"^setting dropout: 2.0 must be in \[0, 1\)$"):
         patentgen.train(data=str(corpus_csv), dropout=2.0, out=str(tmp_path / "run"))
     assert list(tmp_path.iterdir()) == []
 
