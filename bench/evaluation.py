@@ -60,7 +60,7 @@ def lstm_flops(units: int, dim: int, vocab: int, layers: int = 1, window: int = 
     return {"step": step, "output": output, "window": window * step + output}
 
 
-def random_default_lm(vocab: int, units: int = 256, dim: int = 50, seed: int = 0):
+def random_default_lm(vocab: int, units: int = TrainConfig.units, dim: int = TrainConfig.embedding_dim, seed: int = 0):
     """An untrained numpy network of the default recipe's shape (a trained one costs the same)."""
     from patentgen import models
 
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     size = prepared.documents * args.scale
     files, _ = build_corpora(args.data, [size], work)
     large = prepare(files[size], cache_of(files[size]), window)
-    large_flops = lstm_flops(256, 50, len(large.tokenizer), 1, window)
+    large_flops = lstm_flops(TrainConfig.units, TrainConfig.embedding_dim, len(large.tokenizer), 1, window)
     big = row(f"{args.scale}x, synthetic", files[size], random_default_lm(len(large.tokenizer)),
               {side: large.windows[side] for side in ("val", "test")}, large, training_of, recorded_rate * TrainConfig.max_minutes * 60,
               TrainConfig.max_minutes * 60, "the default --max-minutes", args, large_flops)
