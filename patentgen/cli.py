@@ -120,22 +120,23 @@ def option_type(option):
     return parse
 
 
-def add_sampler_flags(g, defaults: dict) -> None:
+def add_sampler_flags(g, defaults: dict) -> list[argparse.Action]:
     """The sampler options as flags, one per option of ``patentgen.samplerschema.OPTIONS`` (the
     strategies and ``--full`` mutually exclusive); ``defaults`` is the description used where a
-    flag is not given (a strategy flag replaces its strategy)."""
+    flag is not given (a strategy flag replaces its strategy). Returns the actions added."""
     default_strategy = next((f"{o.flag} {defaults[o.key]}" for o in samplerschema.OPTIONS if o.strategy and o.key in defaults), "none")
-    strategies = g.add_mutually_exclusive_group()
+    strategies, added = g.add_mutually_exclusive_group(), []
     for option in samplerschema.OPTIONS:
         if option.strategy:
             default = f" (default strategy: {default_strategy})" if option.key == samplerschema.STRATEGIES[0] else ""
         else:
             default = f" (default: {defaults[option.key]:g})" if option.key in defaults else " (default: off)"
         note = f"; {option.note}" if option.note else ""
-        (strategies if option.strategy else g).add_argument(
-            option.flag, type=option_type(option), metavar=option.metavar, help=f"{option.help}{note}{default}")
+        added.append((strategies if option.strategy else g).add_argument(
+            option.flag, type=option_type(option), metavar=option.metavar, help=f"{option.help}{note}{default}"))
         if option.key == samplerschema.STRATEGIES[-1]:
-            strategies.add_argument(f"--{samplerschema.FULL}", action="store_true", help=samplerschema.FULL_HELP)
+            added.append(strategies.add_argument(f"--{samplerschema.FULL}", action="store_true", help=samplerschema.FULL_HELP))
+    return added
 
 
 def sampler_description(args: argparse.Namespace, defaults: dict) -> dict:

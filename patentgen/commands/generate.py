@@ -61,7 +61,7 @@ def diversities(text: str) -> list[float]:
     return values
 
 
-def build_parser() -> tuple[cli.Parser, argparse._ArgumentGroup]:
+def build_parser() -> tuple[cli.Parser, dict[str, str]]:
     from patentgen.config import DEFAULT_MODEL_DIR
 
     p = cli.Parser(prog=cli.prog("generate.py"), description=__doc__.split("\n")[0])
@@ -76,31 +76,35 @@ def build_parser() -> tuple[cli.Parser, argparse._ArgumentGroup]:
                        "perplexity of TEXT; - scores each line of standard input as it comes, one output line per input line")
     modes.add_argument("--neighbors", "--neighbours", metavar="WORD", help="print the 10 nearest words by cosine similarity of the embeddings")
     g = p.add_argument_group("generation")
-    g.add_argument("--words", "--max-new-tokens", type=words, default=50, help=f"words to generate, 1 to {MAX_WORDS:,} (default: %(default)s)")
-    cli.add_sampler_flags(g, DEFAULT_SAMPLER)
-    g.add_argument("--diversities", type=diversities, metavar="LIST", help="several temperatures in one call, e.g. 0.5,0.8,1.2: "
+    generation: list[argparse.Action] = []  # the group's flags (argparse lists them only privately)
+
+    def add(*flags, **kwargs) -> None:
+        generation.append(g.add_argument(*flags, **kwargs))
+
+    add("--words", "--max-new-tokens", type=words, default=50, help=f"words to generate, 1 to {MAX_WORDS:,} (default: %(default)s)")
+    generation += cli.add_sampler_flags(g, DEFAULT_SAMPLER)
+    add("--diversities", type=diversities, metavar="LIST", help="several temperatures in one call, e.g. 0.5,0.8,1.2: "
                    "every seed and sample at each (instead of --diversity)")
-    g.add_argument("--samples", "--num-return-sequences", type=cli.positive_int, default=1, help="how many continuations of each seed (default: %(default)s)")
-    g.add_argument("--random-seed", type=cli.random_seed, help="a whole number >= 0: makes the output repeatable")
-    g.add_argument("--stop", action="append", metavar="WORD", help="end a text early where the model writes WORD (kept), e.g. "
+    add("--samples", "--num-return-sequences", type=cli.positive_int, default=1, help="how many continuations of each seed (default: %(default)s)")
+    add("--random-seed", type=cli.random_seed, help="a whole number >= 0: makes the output repeatable")
+    add("--stop", action="append", metavar="WORD", help="end a text early where the model writes WORD (kept), e.g. "
                    "--stop . for one sentence; repeatable; --words stays the most. The model has no end-of-text mark of its own")
-    g.add_argument("--min-length", type=cli.positive_int, default=5, help="shortest sentence for --sentences (default: %(default)s)")
-    g.add_argument("--data", help="corpus for --random (default: the one the model was trained on)")
+    add("--min-length", type=cli.positive_int, default=5, help="shortest sentence for --sentences (default: %(default)s)")
+    add("--data", help="corpus for --random (default: the one the model was trained on)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="machine-readable output, for every mode (--score -: one JSON object a line)")
     o.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE (whole or not at all) instead of standard output")
     o.add_argument("--stream", action=argparse.BooleanOptionalAction, help="show each text word by word as it is written "
                    "(default: on a terminal, for plain text)")
-    return p, g
+    return p, {action.dest: action.option_strings[0] for action in generation}
 
 
 def parse(argv=None) -> argparse.Namespace:
-    p, generation_group = build_parser()
+    p, group = build_parser()
     args = p.parse_args(argv)
     args.mode = next((m for m in MODES[3:] if getattr(args, m) is not None), "random" if args.random else
                      "prompts" if args.prompts is not None else "seed")
     given = cli.given(p, argv)
-    group = {a.dest: a.option_strings[0] for a in generation_group._group_actions}
     unused = set(group) if args.mode in ("score", "neighbors") else UNUSED[args.mode]
     refused = [dest for dest in group if dest in unused and dest in given]
     if refused:
